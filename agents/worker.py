@@ -1,0 +1,31 @@
+"""Run one worker process: the Faust app with its agents, plus ``/metrics``.
+
+Why a function and not ``faust -A``: configuration is validated before anything
+starts (a bad variable stops the worker with its name), and the Prometheus endpoint
+is started beside Faust's own web server.
+"""
+
+from __future__ import annotations
+
+import faust
+from prometheus_client import start_http_server
+
+from agents import metrics
+from agents.app import create_app
+from agents.config import Settings
+from agents.pipeline import install_pipeline
+
+
+def build(settings: Settings) -> tuple[faust.App, object]:
+    """The app with every agent, table and view installed."""
+    app = create_app(settings)
+    return app, install_pipeline(app, settings)
+
+
+def run_worker(settings: Settings) -> None:
+    """Block running the worker until SIGINT/SIGTERM."""
+    app, _ = build(settings)
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, registry=metrics.REGISTRY)
+    worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True)
+    worker.execute_from_commandline()

@@ -1,0 +1,135 @@
+"""Running real workers against the test broker, isolated per test.
+
+Each test gets its own app id (consumer group, table topics) and its own topic
+names, so tests sharing one broker never see each other's messages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agents.broker import free_port
+from agents.config import TOPIC_VARIABLES, Settings
+from agents.processes import spawn, stop
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def isolated_env(bootstrap_servers: str, **extra: str) -> dict[str, str]:
+    """Environment for a worker with its own app id and topic names."""
+    tag = uuid.uuid4().hex[:8]
+    env = {var: f"t{tag}-{logical}" for logical, var in TOPIC_VARIABLES.items()}
+    env |= {
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
+        "ECOM_APP_ID": f"ecomtest-{tag}",
+        "ECOM_PARTITIONS": "4",
+        "ECOM_SESSION_TIMEOUT_S": "6",
+        "ECOM_WEB_PORT": str(free_port()),
+        "ECOM_METRICS_PORT": str(free_port()),
+        "ECOM_LOG_LEVEL": "warning",
+    }
+    return env | extra
+
+
+def settings_of(env: dict[str, str]) -> Settings:
+    return Settings.from_env(env)
+
+
+@dataclass
+class WorkerProcess:
+    """``ecomstream worker`` as a child process, with its log in ``log_path``."""
+
+    env: dict[str, str]
+    log_path: Path
+    proc: subprocess.Popen | None = None
+    starts: list[float] = field(default_factory=list)
+
+    def start(self) -> WorkerProcess:
+        log = open(self.log_path, "ab")  # noqa: SIM115
+        env = dict(os.environ) | self.env
+        env["PYTHONPATH"] = str(ROOT)
+        self.proc = spawn([sys.executable, "-m", "agents.cli", "worker"], env=env, cwd=ROOT,
+                          stdout=log, stderr=subprocess.STDOUT)
+        self.starts.append(time.monotonic())
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no final commit: the crash case."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop(self.proc, timeout=20)
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def get(self, path: str) -> Any:
+        url = f"http://127.0.0.1:{self.env['ECOM_WEB_PORT']}{path}"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return json.loads(response.read())
+
+    def metrics_text(self) -> str:
+        url = f"http://127.0.0.1:{self.env['ECOM_METRICS_PORT']}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.read().decode()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-5000:]
+
+
+def wait_until(
+    check: Callable[[], Any], timeout: float, what: str, every: float = 0.5,
+    worker: WorkerProcess | None = None,
+) -> Any:
+    """Poll ``check`` until it returns a truthy value; fail with ``what`` on timeout.
+
+    With ``worker``, fail at once if that worker process has died.
+    """
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if worker is not None and not worker.alive:
+            raise AssertionError(f"worker died while waiting for {what}:\n{worker.log()}")
+        try:
+            value = check()
+            if value:
+                return value
+        except Exception as exc:  # the worker may not be listening yet
+            last_error = exc
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} ({last_error!r})")
+
+
+def consume_all(settings: Settings, logical: str, expected: int, timeout: float = 60) -> list:
+    """Read ``logical`` topic from the start until ``expected`` messages or timeout."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(
+        settings.topic(logical), bootstrap_servers=settings.bootstrap_servers,
+        auto_offset_reset="earliest", enable_auto_commit=False, group_id=None,
+        fetch_max_bytes=64 << 20, max_partition_fetch_bytes=64 << 20,
+    )
+    out: list = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(out) < expected and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=500).values():
+                out.extend(records)
+    finally:
+        consumer.close()
+    return out

@@ -1,0 +1,58 @@
+"""apply_batch: one state per user, duplicates dropped, failures isolated."""
+
+from __future__ import annotations
+
+import streams.batch as batch_module
+from streams.batch import apply_batch
+from streams.intake import Accepted, RawRecord
+from streams.user_state import new_user_state
+
+
+def accepted(n: int, user: str, etype: str = "page_view") -> Accepted:
+    event = {"event_id": f"e{n}", "event_type": etype, "user_id": user, "ts": 1000 + n}
+    return Accepted("clickstream", user, event, RawRecord("clickstream", user.encode(), b"", 0, n))
+
+
+def run(items, stored=None):
+    stored = stored or {}
+    return apply_batch(items, stored.get, dedup_ttl_ms=10**9, dedup_max=1000)
+
+
+def test_groups_by_user_and_counts_once_per_event_id():
+    result = run([accepted(1, "a"), accepted(2, "b"), accepted(1, "a"), accepted(3, "a")])
+    assert result.states["a"]["counts"] == {"clickstream/page_view": 2}
+    assert result.states["b"]["counts"] == {"clickstream/page_view": 1}
+    assert [a.event["event_id"] for a in result.duplicates] == ["e1"]
+    assert result.changed == {"a", "b"}
+
+
+def test_continues_from_the_stored_state():
+    first = run([accepted(1, "a")])
+    again = run([accepted(1, "a"), accepted(2, "a")], stored=first.states)
+    assert [a.event["event_id"] for a in again.applied] == ["e2"]
+    assert again.states["a"]["counts"] == {"clickstream/page_view": 2}
+
+
+def test_only_duplicates_means_nothing_to_write():
+    first = run([accepted(1, "a")])
+    again = run([accepted(1, "a")], stored=first.states)
+    assert again.changed == set() and not again.applied
+
+
+def test_an_exception_becomes_a_processing_error_and_the_batch_goes_on(monkeypatch):
+    real = batch_module.apply_event
+
+    def flaky(state, topic, event, **kw):
+        if event["event_id"] == "e2":
+            raise KeyError("boom")
+        return real(state, topic, event, **kw)
+
+    monkeypatch.setattr(batch_module, "apply_event", flaky)
+    result = run([accepted(1, "a"), accepted(2, "a"), accepted(3, "a")])
+    assert [f.rejection.error_code for f in result.failed] == ["processing_error"]
+    assert "KeyError" in result.failed[0].rejection.error
+    assert len(result.applied) == 2
+
+
+def test_new_state_has_no_counts():
+    assert new_user_state()["counts"] == {}
