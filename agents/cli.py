@@ -53,16 +53,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     settings = _settings()
     sent = generate(settings, rate=args.rate, duration=args.duration,
-                    fraud_share=args.fraud_share, seed=args.seed, n_users=args.users)
+                    fraud_share=args.fraud_share, seed=args.seed, n_users=args.users,
+                    malformed_share=args.malformed_share)
     print(f"sent {sent} events", file=sys.stderr)
     return 0
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from agents.traffic import event_time_order, read_json_lines, replay
+    from agents.traffic import READERS, event_time_order, replay
 
     settings = _settings()
-    events = event_time_order(read_json_lines(args.file))
+    events = event_time_order(READERS[args.format](args.file))
     sent = replay(settings, events, progress=not args.quiet)
     print(f"replayed {sent} events", file=sys.stderr)
     return 0
@@ -117,10 +118,14 @@ def parser() -> argparse.ArgumentParser:
                    help="share of payments that are fraudulent")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--users", type=int, default=2000)
+    p.add_argument("--malformed-share", type=float, default=0.0,
+                   help="share of messages damaged on purpose (they go to dead-letters)")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("replay", help="send a recorded stream in event-time order")
-    p.add_argument("file", help="JSON lines, one contract message per line")
+    p.add_argument("file", help="JSON lines (one contract message per line) or a dataset")
+    p.add_argument("--format", choices=("jsonl", "taobao"), default="jsonl",
+                   help="jsonl: contract messages; taobao: UserBehavior CSV")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_replay)
 

@@ -120,7 +120,8 @@ def run_demo(settings: Settings, *, rate: float, fraud_share: float, seed: int) 
         cli = [sys.executable, "-m", "agents.cli"]
         for name, args in (("worker", ["worker", "--no-create-topics"]),
                            ("generator", ["generate", "--rate", str(rate), "--fraud-share",
-                                          str(fraud_share), "--seed", str(seed)])):
+                                          str(fraud_share), "--seed", str(seed),
+                                          "--malformed-share", "0.005"])):
             log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115
             children.append(spawn(cli + args, env=env, stdout=log, stderr=log))
         metrics_url = f"http://127.0.0.1:{settings.metrics_port}/metrics"

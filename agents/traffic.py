@@ -55,14 +55,22 @@ def send_event(producer: KafkaProducer, settings: Settings, topic: str, event: d
 
 def generate(
     settings: Settings, *, rate: float, duration: float | None, fraud_share: float, seed: int,
-    n_users: int = 2000,
+    n_users: int = 2000, malformed_share: float = 0.0,
 ) -> int:
-    """Send simulated traffic at ``rate`` events/s for ``duration`` s (None: forever)."""
+    """Send simulated traffic at ``rate`` events/s for ``duration`` s (None: forever).
+
+    ``malformed_share`` of the messages are damaged (:mod:`streams.faults`) and a
+    tenth as many are re-sent, as a retrying client would.
+    """
+    from random import Random
+
+    from streams.faults import corrupt
     from streams.simulation import SimulationConfig, TrafficSimulator
 
     simulator = TrafficSimulator(SimulationConfig(seed=seed, n_users=n_users,
                                                   fraud_share=fraud_share))
     producer = make_producer(settings)
+    rng = Random(seed)
     sent = 0
     start = time.monotonic()
     try:
@@ -74,7 +82,13 @@ def generate(
             if duration is not None and now - start >= duration:
                 break
             event["ts"] = int(time.time() * 1000)
-            send_event(producer, settings, topic, event)
+            if malformed_share and rng.random() < malformed_share:
+                producer.send(settings.topic(topic), key=event["user_id"].encode(),
+                              value=corrupt(event, rng))
+            else:
+                send_event(producer, settings, topic, event)
+                if malformed_share and rng.random() < malformed_share / 10:
+                    send_event(producer, settings, topic, event)  # a retry: a duplicate
             sent += 1
     except KeyboardInterrupt:
         pass
@@ -84,39 +98,55 @@ def generate(
     return sent
 
 
-def read_json_lines(path: str) -> Iterator[dict]:
-    """Events from a JSON-lines file (one contract message per line; blank lines skipped)."""
+def read_json_lines(path: str) -> Iterator[tuple[str, dict]]:
+    """(topic, event) from a JSON-lines file of contract messages; blank lines skipped.
+
+    The topic follows from the event type. A type that no topic carries goes to
+    ``clickstream``, where the worker dead-letters it as ``unknown_event_type``:
+    nothing is silently dropped.
+    """
     with open(path, "rb") as handle:
         for line in handle:
             if line.strip():
-                yield orjson.loads(line)
+                event = orjson.loads(line)
+                yield TOPIC_OF_EVENT_TYPE.get(event.get("event_type"), "clickstream"), event
 
 
-def event_time_order(events: Iterable[dict]) -> list[dict]:
-    """Events sorted by ``ts`` (epoch ms or RFC 3339), stable for equal times."""
+def read_taobao_csv(path: str) -> Iterator[tuple[str, dict]]:
+    """(topic, event) from a Taobao UserBehavior CSV (see :mod:`streams.dataset_adapters`)."""
+    import csv
+
+    from streams.dataset_adapters import taobao_events
+
+    with open(path, newline="") as handle:
+        yield from taobao_events(csv.DictReader(handle))
+
+
+READERS = {"jsonl": read_json_lines, "taobao": read_taobao_csv}
+
+
+def event_time_order(events: Iterable[tuple[str, dict]]) -> list[tuple[str, dict]]:
+    """Events sorted by ``ts`` (epoch ms or RFC 3339), stable for equal times.
+
+    An event whose time cannot be read sorts first; the worker dead-letters it.
+    """
     from schemas.validation import Rejection, decode_event
 
-    def ts_of(event: dict) -> int:
-        topic = TOPIC_OF_EVENT_TYPE.get(event.get("event_type"), "clickstream")
-        decoded = decode_event(topic, orjson.dumps(event))
+    def ts_of(item: tuple[str, dict]) -> int:
+        decoded = decode_event(item[0], orjson.dumps(item[1]))
         return 0 if isinstance(decoded, Rejection) else decoded["ts"]
 
     return sorted(events, key=ts_of)
 
 
-def replay(settings: Settings, events: Iterable[dict], *, progress: bool = True) -> int:
-    """Send ``events`` (already in event-time order) as fast as the broker takes them.
-
-    An event whose type no topic carries goes to ``clickstream``, where the worker
-    dead-letters it as ``unknown_event_type``: nothing is silently dropped.
-    """
+def replay(settings: Settings, events: Iterable[tuple[str, dict]], *, progress: bool = True) -> int:
+    """Send (topic, event) pairs, already in event-time order, as fast as the broker takes."""
     from tqdm import tqdm
 
     events = list(events)
     producer = make_producer(settings)
     try:
-        for event in tqdm(events, unit="ev", disable=not progress, mininterval=0.5):
-            topic = TOPIC_OF_EVENT_TYPE.get(event.get("event_type"), "clickstream")
+        for topic, event in tqdm(events, unit="ev", disable=not progress, mininterval=0.5):
             send_event(producer, settings, topic, event)
     finally:
         producer.flush()

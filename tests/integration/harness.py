@@ -115,6 +115,20 @@ def wait_until(
     raise AssertionError(f"timed out after {timeout}s waiting for {what} ({last_error!r})")
 
 
+def committed_offsets(settings: Settings) -> int:
+    """Sum of the offsets the worker's consumer group has committed on input topics."""
+    from kafka.admin import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    try:
+        offsets = admin.list_group_offsets(settings.app_id)[settings.app_id]
+    finally:
+        admin.close()
+    inputs = set(settings.topics.values())
+    return sum(meta.offset for tp, meta in offsets.items()
+               if tp.topic in inputs and meta.offset > 0)
+
+
 def consume_all(settings: Settings, logical: str, expected: int, timeout: float = 60) -> list:
     """Read ``logical`` topic from the start until ``expected`` messages or timeout."""
     from kafka import KafkaConsumer

@@ -11,7 +11,13 @@ import pytest
 
 from agents.admin import create_topics
 from agents.traffic import make_producer
-from tests.integration.harness import WorkerProcess, isolated_env, settings_of, wait_until
+from tests.integration.harness import (
+    WorkerProcess,
+    committed_offsets,
+    isolated_env,
+    settings_of,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -63,6 +69,10 @@ def test_sigkill_and_restart_neither_loses_nor_double_counts(bootstrap_servers, 
             return sum(worker.get("/stats")["processed"].values())
 
         wait_until(lambda: processed() >= 3000, 120, "first 3000 events", worker=worker)
+        # Kill once the group has committed some progress, so the restart must resume
+        # from the committed offsets with the recovered table, not from the beginning.
+        wait_until(lambda: committed_offsets(settings) >= 2000, 60, "a committed offset",
+                   worker=worker)
         worker.kill()
         assert not worker.alive
         worker.start()
