@@ -7,19 +7,26 @@ messages in, table writes and output messages out, counters up.
 
 from __future__ import annotations
 
+import logging
+import os
 import time
+import weakref
 from collections import Counter as Tally
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import faust
 from aiokafka.partitioner import murmur2
+from faust.streams import _current_event
 
 from agents import metrics
 from agents.config import INPUT_TOPICS, Settings
 from streams.batch import apply_batch
 from streams.intake import Accepted, Intake, RawRecord, Rejected, Rekey
+
+log = logging.getLogger(__name__)
 
 #: Header naming the logical topic of a message forwarded to the rekeyed topic.
 ORIGIN_HEADER = "ecom-topic"
@@ -38,6 +45,18 @@ class Pipeline:
     rekeyed: faust.TopicT
     agent: Any = None
 
+    @staticmethod
+    def on_batch_failure() -> None:
+        """A batch failed outside per-event handling (the broker, the store).
+
+        Faust acks a batch when the loop moves on, so carrying on would skip it. Exit
+        without committing instead: the restarted worker gets the batch again, and
+        de-duplication makes the replay harmless (the SIGKILL case, which is tested).
+        """
+        log.exception("batch failed; exiting so that it is re-delivered after restart")
+        logging.shutdown()
+        os._exit(70)
+
     async def handle(self, events: Iterable[faust.EventT]) -> None:
         """Process one batch of Faust events (the agent's body)."""
         now_ms = int(time.time() * 1000)
@@ -46,9 +65,11 @@ class Pipeline:
         rejected: list[Rejected] = []
         consumed: Tally = Tally()
         append_ts: list[float] = []
+        event_on_partition: dict[int, faust.EventT] = {}
         for event in events:
             msg = event.message
             append_ts.append(msg.timestamp)
+            event_on_partition[msg.partition] = event
             topic = logical_of.get(msg.topic) or _origin(msg.headers)
             rec = RawRecord(topic or "", msg.key, msg.value, msg.partition, msg.offset, msg.topic)
             if topic is None:
@@ -72,8 +93,13 @@ class Pipeline:
             accepted, self.users.get,
             dedup_ttl_ms=self.settings.dedup_ttl_ms, dedup_max=self.settings.dedup_max_per_user,
         )
+        partition_of_user = {a.user_id: a.record.partition for a in accepted}
         for user_id in result.changed:
-            self.users[user_id] = result.states[user_id]
+            # Faust files a table write under the partition of the "current event"
+            # (changelog partition and RocksDB shard). In a batch there is none, so
+            # name an event from the user's own partition.
+            with _as_current(event_on_partition[partition_of_user[user_id]]):
+                self.users[user_id] = result.states[user_id]
         for item in rejected + result.failed:
             await self.dead_letters.send(key=item.record.key, value=item.dead_letter(now_ms))
         self._count(consumed, result, rejected, append_ts)
@@ -102,6 +128,16 @@ class Pipeline:
         for state in self.users.values():
             totals.update(state["counts"])
         return dict(sorted(totals.items()))
+
+
+@contextmanager
+def _as_current(event: faust.EventT) -> Iterator[None]:
+    """Make ``event`` Faust's current event for the table writes in the block."""
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
 
 
 def _origin(headers: Any) -> str | None:
@@ -141,7 +177,7 @@ def install_pipeline(app: faust.App, settings: Settings) -> Pipeline:
         intake=Intake(partition_of=partition_of(settings.partitions),
                       max_bytes=settings.max_message_bytes),
         users=app.Table(
-            "users", default=None, partitions=settings.partitions, use_partitioner=True,
+            "users", default=None, partitions=settings.partitions,
             schema=faust.Schema(key_type=str, key_serializer="raw", value_serializer="orjson"),
         ),
         inputs=inputs,
@@ -154,7 +190,10 @@ def install_pipeline(app: faust.App, settings: Settings) -> Pipeline:
         metrics.WORKER_UP.set(1)
         try:
             async for events in stream.take_events(settings.batch_max, settings.batch_within_s):
-                await pipeline.handle(events)
+                try:
+                    await pipeline.handle(events)
+                except Exception:
+                    pipeline.on_batch_failure()
         finally:
             metrics.WORKER_UP.set(0)
 

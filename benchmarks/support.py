@@ -251,35 +251,88 @@ def watch(count: Callable[[], float], target: float, *, worker: ChildWorker, tim
         time.sleep(every)
 
 
-def summarise_collapsed(path: Path, top: int = 12) -> list[str]:
-    """Lines summarising a py-spy ``--format raw`` (collapsed stacks) profile."""
-    inclusive: Counter = Counter()
-    leaf: Counter = Counter()
-    threads: Counter = Counter()
-    total = 0
+#: Leaf frames where a thread waits rather than computes.
+_IDLE_LEAF = re.compile(r"^\S*(select|wait|sleep|acquire|poll|accept|recv_into|readinto) ")
+
+#: Where a main-thread sample goes, first match wins (substrings of frame names).
+_CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("agent body: Pipeline.handle (decode, validate, apply, table set)", ("Pipeline.handle",)),
+    ("producing: table changelog, dead letters (Faust buffer + aiokafka)",
+     ("Sender.", "ProducerBuffer", "Producer.send", "publish_message", "send_soon",
+      "AIOKafkaProducer")),
+    ("Faust fetch + dispatch: Consumer, Conductor, Schema decode",
+     ("Consumer._drain_messages", "Fetcher._fetcher", "Consumer.getmany", "Conductor.",
+      "Schema.compile")),
+    ("Faust stream/agent plumbing (take_events, acks)", ("Stream.", "Agent.")),
+)
+
+
+def summarise_collapsed(path: Path, top: int = 8) -> list[str]:
+    """Lines summarising a py-spy ``record --idle --format raw`` profile of a Faust worker.
+
+    Per thread: samples and the share spent waiting. For the main thread (the event loop
+    running agents): where its samples go by category, its busiest leaf frames, and what
+    inside ``Pipeline.handle`` takes the time.
+    """
+    threads: dict[str, list[int]] = {}
+    categories: Counter = Counter()
+    leaves: Counter = Counter()
+    inside_handle: Counter = Counter()
+    main_total = 0
     for line in path.read_text(errors="replace").splitlines():
         stack, _, n = line.rpartition(" ")
         if not n.isdigit():
             continue
-        count = int(n)
-        total += count
-        frames = stack.split(";")
-        threads[frames[0]] += count
-        leaf[_short(frames[-1])] += count
-        for frame in {_short(f) for f in frames[1:]}:
-            inclusive[frame] += count
-    if not total:
-        return ["(no samples)"]
-    lines = [f"{total} samples; by thread: " + ", ".join(
-        f"{name} {n / total:.0%}" for name, n in threads.most_common(4))]
-    lines.append("top self (leaf) frames:")
-    lines += [f"  {n / total:6.1%}  {frame}" for frame, n in leaf.most_common(top)]
-    lines.append("top inclusive frames (project and faust/aiokafka code):")
-    interesting = [(f, n) for f, n in inclusive.most_common()
-                   if any(k in f for k in ("agents/", "streams/", "schemas/", "faust/",
-                                           "aiokafka/", "mode/"))]
-    lines += [f"  {n / total:6.1%}  {frame}" for frame, n in interesting[:top]]
+        count, frames = int(n), stack.split(";")
+        idle = bool(_IDLE_LEAF.match(frames[-1]))
+        name = _thread_name(frames)
+        totals = threads.setdefault(name, [0, 0])
+        totals[0] += count
+        totals[1] += count if idle else 0
+        if name != "main":
+            continue
+        main_total += count
+        if idle:
+            categories["waiting (epoll select)"] += count
+            continue
+        leaves[_short(frames[-1])] += count
+        for label, keys in _CATEGORIES:
+            if any(k in f for f in frames for k in keys):
+                categories[label] += count
+                break
+        else:
+            categories["other: event loop, timers, commits, web"] += count
+        for i, frame in enumerate(frames[:-1]):
+            if "Pipeline.handle" in frame:
+                inside_handle[_NO_LINE.sub(")", _short(frames[i + 1]))] += count
+                break
+    if not main_total:
+        return ["(no samples of the main thread)"]
+    lines = ["threads: " + "; ".join(
+        f"{name} {t} samples, {w / t:.0%} waiting" for name, (t, w) in
+        sorted(threads.items(), key=lambda kv: -kv[1][0]) if t >= 0.05 * main_total)]
+    lines.append(f"main thread (event loop running the agent), {main_total} samples:")
+    lines += [f"  {n / main_total:6.1%}  {label}" for label, n in categories.most_common()]
+    lines.append("main thread, busiest leaf frames:")
+    lines += [f"  {n / main_total:6.1%}  {frame}" for frame, n in leaves.most_common(top)]
+    if inside_handle:
+        lines.append("inside Pipeline.handle:")
+        lines += [f"  {n / main_total:6.1%}  {frame}" for frame, n in
+                  inside_handle.most_common(top)]
     return lines
+
+
+_NO_LINE = re.compile(r":\d+\)$")
+
+
+def _thread_name(frames: list[str]) -> str:
+    """``main`` for the interpreter's main thread, else the thread's ``run`` target."""
+    if not frames[0].startswith("Thread._bootstrap"):
+        return "main" if "_run_module_as_main" in frames[0] else frames[0][:40] or "?"
+    for frame in frames[1:]:
+        if not frame.startswith(("Thread._bootstrap_inner", "Thread.run ")):
+            return _NO_LINE.sub(")", _short(frame)).replace(" (", " [").replace(")", "]")
+    return "thread"
 
 
 def _short(frame: str) -> str:

@@ -93,7 +93,7 @@ class Report:
     stages: dict[str, Stage] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
     latency: list[str] = field(default_factory=list)
-    profile: list[str] = field(default_factory=list)
+    profiles: dict[str, list[str]] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
 
     def log(self, text: str) -> None:
@@ -120,11 +120,11 @@ def _producer(settings: Settings, **options: Any) -> AIOKafkaProducer:
                             max_request_size=8 << 20, **_client_security(settings), **options)
 
 
-def _consumer(settings: Settings) -> AIOKafkaConsumer:
+def _consumer(settings: Settings, **options: Any) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers, group_id=None, enable_auto_commit=False,
         auto_offset_reset="earliest", fetch_max_bytes=64 << 20,
-        max_partition_fetch_bytes=16 << 20, **_client_security(settings),
+        max_partition_fetch_bytes=16 << 20, **_client_security(settings), **options,
     )
 
 
@@ -207,7 +207,8 @@ def faust_stage(name: str, worker: ChildWorker, count: Any, n: int, report: Repo
                 profile: tuple[float, Path] | None = None) -> tuple[Stage, Progress]:
     """Watch ``count()`` of a started worker up to ``n``; the sustained rate as a stage.
 
-    With ``profile=(seconds, path)``, py-spy records the worker once 10 % is consumed.
+    With ``profile=(seconds, path)``, py-spy records the worker from 10 % consumed, for at
+    most ``seconds`` and no longer than until 90 % (the steady part of the run).
     """
     spy: subprocess.Popen | None = None
 
@@ -215,6 +216,8 @@ def faust_stage(name: str, worker: ChildWorker, count: Any, n: int, report: Repo
         nonlocal spy
         if profile is not None and spy is None and value >= 0.1 * n:
             spy = _start_py_spy(worker.pid, *profile, report)
+        if spy is not None and value >= 0.9 * n and spy.poll() is None:
+            spy.send_signal(signal.SIGINT)  # py-spy writes what it has and exits
 
     try:
         progress = watch(count, n, worker=worker, timeout=FAUST_TIMEOUT_S, on_sample=on_sample)
@@ -237,9 +240,9 @@ def faust_stage(name: str, worker: ChildWorker, count: Any, n: int, report: Repo
 def _start_py_spy(pid: int, seconds: float, path: Path, report: Report) -> subprocess.Popen | None:
     exe = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
     if exe is None:
-        report.profile.append("py-spy not found (pip install py-spy into the venv)")
+        report.profiles["py-spy"] = ["not found (pip install py-spy into the venv)"]
         return None
-    report.log(f"py-spy: recording the pipeline worker for {seconds:.0f} s")
+    report.log(f"py-spy: recording pid {pid} for at most {seconds:.0f} s")
     return spawn([exe, "record", "--pid", str(pid), "--duration", str(int(seconds)),
                   "--rate", "100", "--idle", "--format", "raw", "--output", str(path)],
                  stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -251,21 +254,32 @@ class LatencyResult:
     rate: float
     seconds: float
     sent: int
-    latencies_ms: list[float]
+    latencies_ms: list[float]  # changelog record timestamp - last_seen_ms
+    floor_ms: list[float]  # raw consumer receive time - record timestamp
     hist_before: list[tuple[float, float]]
     hist_after: list[tuple[float, float]]
     caught_up_s: float | None
 
 
+#: faust-streaming 0.15 creates its worker consumer with this fetch wait (not a setting).
+FAUST_FETCH_MAX_WAIT_MS = 1500
+
+
 async def latency_run(settings: Settings, worker: ChildWorker, rate: float, seconds: float,
                       seed: int, report: Report, warmup: int = 500) -> LatencyResult:
-    """Steady traffic to a running worker; changelog timestamp - ``last_seen_ms`` per record."""
+    """Steady traffic to a running worker; changelog timestamp - ``last_seen_ms`` per record.
+
+    Beside it, a raw consumer of the input topics with Faust's fetch wait measures the
+    broker's own produce-to-fetch latency: the floor under anything a worker can do.
+    """
     _, stream = event_stream(seed + 1)
     producer = _producer(settings, linger_ms=0)
-    consumer = _consumer(settings)
+    changelog_reader = _consumer(settings)
+    floor_reader = _consumer(settings, fetch_max_wait_ms=FAUST_FETCH_MAX_WAIT_MS)
+    tasks: list[asyncio.Task] = []
     await producer.start()
-    await consumer.start()
-    collector: asyncio.Task | None = None
+    await changelog_reader.start()
+    await floor_reader.start()
     try:
         def send(topic: str, event: dict) -> Any:
             event = {**event, "ts": int(time.time() * 1000)}
@@ -279,24 +293,35 @@ async def latency_run(settings: Settings, worker: ChildWorker, rate: float, seco
             watch, lambda: worker.metrics().total(CONSUMED), warmup, worker=worker,
             timeout=FAUST_TIMEOUT_S)
         report.log(f"latency: worker has its partitions ({warmup} warm-up events consumed)")
-        changelog = f"{settings.app_id}-users-changelog"
-        parts = await asyncio.to_thread(topic_partitions, settings, [changelog])
-        consumer.assign(parts)
-        await consumer.seek_to_end(*parts)
+        for reader, topics in (
+            (changelog_reader, [f"{settings.app_id}-users-changelog"]),
+            (floor_reader, [settings.topic(t) for t in INPUT_TOPICS]),
+        ):
+            parts = await asyncio.to_thread(topic_partitions, settings, topics)
+            reader.assign(parts)
+            await reader.seek_to_end(*parts)
         hist_before = (await asyncio.to_thread(worker.metrics)).buckets(APPEND_LATENCY)
         start_ms = int(time.time() * 1000)
         latencies: list[float] = []
+        floor: list[float] = []
 
-        async def collect() -> None:
+        async def read_changelog() -> None:
             while True:
-                for records in (await consumer.getmany(timeout_ms=200)).values():
+                for records in (await changelog_reader.getmany(timeout_ms=200)).values():
                     for record in records:
                         state = orjson.loads(record.value) if record.value else None
                         seen = state.get("last_seen_ms") if isinstance(state, dict) else None
                         if isinstance(seen, int) and seen >= start_ms:
                             latencies.append(record.timestamp - seen)
 
-        collector = asyncio.create_task(collect())
+        async def read_inputs() -> None:
+            while True:
+                batches = await floor_reader.getmany(timeout_ms=2000)
+                now_ms = time.time() * 1000
+                for records in batches.values():
+                    floor.extend(now_ms - r.timestamp for r in records if r.timestamp >= start_ms)
+
+        tasks += [asyncio.create_task(read_changelog()), asyncio.create_task(read_inputs())]
         sent = 0
         started = time.monotonic()
         while (elapsed := time.monotonic() - started) < seconds:
@@ -315,42 +340,47 @@ async def latency_run(settings: Settings, worker: ChildWorker, rate: float, seco
             caught_up = time.monotonic() - started - send_seconds
         await asyncio.sleep(2.0)  # the changelog is written after the batch; let it land
         hist_after = (await asyncio.to_thread(worker.metrics)).buckets(APPEND_LATENCY)
-        return LatencyResult(rate, send_seconds, sent, latencies, hist_before, hist_after,
-                             caught_up)
+        return LatencyResult(rate, send_seconds, sent, latencies, floor, hist_before,
+                             hist_after, caught_up)
     finally:
-        if collector is not None:
-            collector.cancel()
+        for task in tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await collector
-        await consumer.stop()
+                await task
+        await floor_reader.stop()
+        await changelog_reader.stop()
         await producer.stop()
 
 
+def _quantiles(values: Sequence[float]) -> str:
+    ordered = sorted(values)
+    if not ordered:
+        return "no samples"
+    return "  ".join(f"p{int(q * 100)} {percentile(ordered, q):>6,.0f}"
+                     for q in (0.5, 0.95, 0.99)) + f"  max {ordered[-1]:>6,.0f}"
+
+
 def latency_lines(result: LatencyResult) -> list[str]:
-    values = sorted(result.latencies_ms)
     achieved = result.sent / result.seconds if result.seconds else 0.0
-    lines = [f"latency at {result.rate:,.0f} ev/s asked, {achieved:,.0f} ev/s sent, for "
-             f"{result.seconds:.1f} s ({result.sent:,} events, {len(values):,} changelog "
-             f"records); worker caught up "
-             + (f"{result.caught_up_s:.1f} s after the last send" if result.caught_up_s
-                is not None else "NOT within 60 s (rate above what it sustains)")]
-    if values:
-        lines.append("  produce -> users changelog (ms):  " + "  ".join(
-            f"p{int(q * 100)} {percentile(values, q):,.0f}" for q in (0.5, 0.95, 0.99))
-            + f"  max {values[-1]:,.0f}")
-    delta = _fold_buckets(result.hist_after, result.hist_before)
+    kept_up = (f"caught up {result.caught_up_s:.1f} s after the last send"
+               if result.caught_up_s is not None
+               else "did NOT catch up within 60 s (rate above what it sustains)")
+    lines = [
+        f"latency at {result.rate:,.0f} ev/s asked, {achieved:,.0f} ev/s sent for "
+        f"{result.seconds:.1f} s ({result.sent:,} events); the worker {kept_up}",
+        f"  {'produce -> users changelog record (ms)':58} {_quantiles(result.latencies_ms)}"
+        f"  ({len(result.latencies_ms):,} records)",
+    ]
+    delta = bucket_delta(result.hist_after, result.hist_before) if result.hist_after else []
     if delta and delta[-1][1] > 0:
         quantiles = [bucket_quantile(delta, q) for q in (0.5, 0.95, 0.99)]
-        lines.append(f"  worker {APPEND_LATENCY} (bucket-interpolated, ms):  " + "  ".join(
-            f"p{int(q * 100)} {1000 * v:,.0f}" for q, v in zip((0.5, 0.95, 0.99), quantiles,
-                                                                 strict=True) if v is not None)
+        lines.append(f"  {'worker ecom_append_to_processed_seconds (buckets, ms)':58} " + "  ".join(
+            f"p{int(q * 100)} {1000 * v:>6,.0f}" for q, v in zip((0.5, 0.95, 0.99), quantiles,
+                                                                  strict=True) if v is not None)
                      + f"  ({delta[-1][1]:,.0f} events)")
+    lines.append(f"  {'floor: raw consumer, fetch_max_wait_ms=1500 as Faust (ms)':58} "
+                 f"{_quantiles(result.floor_ms)}  ({len(result.floor_ms):,} events)")
     return lines
-
-
-def _fold_buckets(after: list[tuple[float, float]], before: list[tuple[float, float]],
-                  ) -> list[tuple[float, float]]:
-    return bucket_delta(after, before) if after else []
 
 
 # ---------------------------------------------------------------------------------- main
@@ -369,7 +399,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--skip-per-event", action="store_true",
                    help="no per-event bare Faust agent (only the take_events one)")
     p.add_argument("--profile", type=float, default=0.0, metavar="SECONDS",
-                   help="py-spy the pipeline worker for SECONDS during its run (0: off)")
+                   help="py-spy the B and pipeline workers for at most SECONDS each during "
+                        "their runs (0: off; needs py-spy in the venv)")
     p.add_argument("--seed", type=int, default=7, help="simulator seed (7)")
     p.add_argument("--keep-logs", action="store_true",
                    help="keep the broker and worker logs (kept anyway on failure)")
@@ -419,21 +450,28 @@ def print_report(report: Report) -> None:
     for line in report.lines:
         print(line)
     print()
-    print(f"{'stage':52} {'events/s':>10} {'secs':>7} {'vs B':>6} {'vs A':>7}  notes")
+    print(f"{'stage':50} {'events/s':>10} {'secs':>6} {'vs B':>7} {'vs A':>7}")
     for key, stage in s.items():
-        vs_b = (f"{stage.rate / b.rate:.2f}x" if b and b.rate and stage.rate and key != "B"
-                and key != "A" and key != "producer" else "")
-        vs_a = (f"{stage.rate / a.rate:.3f}x" if a and a.rate and stage.rate and key != "A"
-                and key != "producer" else "")
+        vs_b = (f"{stage.rate / b.rate:.2f}x" if b and b.rate and stage.rate
+                and key not in ("producer", "A", "B") else "")
+        vs_a = (f"{stage.rate / a.rate:.3f}x" if a and a.rate and stage.rate
+                and key not in ("producer", "A") else "")
         secs = f"{stage.seconds:.1f}" if stage.seconds is not None else "-"
-        note = stage.note + (f"; {stage.wall:.1f} s from process start" if stage.wall else "")
-        print(f"{stage.name:52} {_rate(stage.rate):>10} {secs:>7} {vs_b:>6} {vs_a:>7}  {note}")
+        print(f"{stage.name:50} {_rate(stage.rate):>10} {secs:>6} {vs_b:>7} {vs_a:>7}")
+        note = stage.note + (f"; {stage.wall:.1f} s from process start to done"
+                             if stage.wall else "")
+        if note:
+            print(f"    {note}")
+    if s:
+        print("  (Faust workers: sustained rate while the count went from 10 % to 90 % of the "
+              "events; secs = that span)")
     for line in report.latency:
         print(line)
-    if report.profile:
+    for name, lines in report.profiles.items():
         print()
-        print("py-spy profile of the pipeline worker (--idle: waiting threads included)")
-        for line in report.profile:
+        print(f"py-spy of the {name} worker from 10 % to 90 % of its run (--idle: waiting is "
+              "sampled too)")
+        for line in lines:
             print("  " + line)
     print("=" * 100)
 
@@ -481,12 +519,16 @@ def run(args: argparse.Namespace, bootstrap: str, workdir: Path, report: Report,
                              workdir / f"bare-{mode}.log")
         stack.callback(worker.stop)
         worker.start()
+        spied = workdir / f"bare-{mode}.pyspy.txt"
         try:
             stage, _ = faust_stage(label, worker, lambda w=worker: w.get_json("/count")["count"],
-                                   n, report)
+                                   n, report, (args.profile, spied)
+                                   if args.profile > 0 and mode == "batch" else None)
         finally:
             worker.stop()
         report.stages[key] = stage
+        if spied.exists():
+            report.profiles[f"B ({mode})"] = summarise_collapsed(spied)
 
     worker = ChildWorker("pipeline", ["agents.cli", "worker", "--no-create-topics"], env,
                          workdir / "pipeline.log")
@@ -512,7 +554,7 @@ def run(args: argparse.Namespace, bootstrap: str, workdir: Path, report: Report,
                    f"{changelog:,} changelog records")
     report.stages["pipeline"] = stage
     if profile is not None and profile[1].exists():
-        report.profile = summarise_collapsed(profile[1])
+        report.profiles["pipeline"] = summarise_collapsed(profile[1])
 
     if args.skip_latency:
         return

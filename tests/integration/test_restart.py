@@ -42,8 +42,10 @@ def _stream(start_ms: int) -> list[tuple[str, dict]]:
     return out
 
 
-def test_sigkill_and_restart_neither_loses_nor_double_counts(bootstrap_servers, tmp_path):
-    env = isolated_env(bootstrap_servers, ECOM_BATCH_MAX="500")
+@pytest.mark.parametrize("store", ["memory://", "rocksdb://"])
+def test_sigkill_and_restart_neither_loses_nor_double_counts(bootstrap_servers, tmp_path, store):
+    env = isolated_env(bootstrap_servers, ECOM_BATCH_MAX="500", ECOM_STORE=store,
+                       ECOM_DATA_DIR=str(tmp_path / "state"))
     settings = settings_of(env)
     create_topics(settings)
     stream = _stream(int(time.time() * 1000) - N_EVENTS)
