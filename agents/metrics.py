@@ -43,6 +43,10 @@ APPEND_LATENCY = Histogram(
     "ecom_append_to_processed_seconds", "Broker append time to end of processing.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=REGISTRY,
 )
+ERASURES = Counter(
+    "ecom_erasures", "Erasure requests carried out (state deleted, tombstones sent).",
+    registry=REGISTRY,
+)
 WORKER_UP = Gauge("ecom_worker_up", "1 while the worker's agents run.", registry=REGISTRY)
 
 KNOWN_TYPES: frozenset[str] = frozenset()

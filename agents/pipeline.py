@@ -22,7 +22,7 @@ from aiokafka.partitioner import murmur2
 from faust.streams import _current_event
 
 from agents import metrics
-from agents.config import INPUT_TOPICS, Settings
+from agents.config import INPUT_TOPICS, KEYED_OUTPUT_TOPICS, Settings
 from streams.batch import apply_batch
 from streams.intake import Accepted, Intake, RawRecord, Rejected, Rekey
 
@@ -43,6 +43,7 @@ class Pipeline:
     inputs: faust.TopicT
     dead_letters: faust.TopicT
     rekeyed: faust.TopicT
+    keyed_outputs: dict[str, faust.TopicT]
     agent: Any = None
 
     @staticmethod
@@ -100,9 +101,22 @@ class Pipeline:
             # name an event from the user's own partition.
             with _as_current(event_on_partition[partition_of_user[user_id]]):
                 self.users[user_id] = result.states[user_id]
+        for user_id in result.erased:
+            await self.erase(user_id, event_on_partition[partition_of_user[user_id]],
+                             keep_state=user_id in result.changed)
         for item in rejected + result.failed:
             await self.dead_letters.send(key=item.record.key, value=item.dead_letter(now_ms))
         self._count(consumed, result, rejected, append_ts)
+
+    async def erase(self, user_id: str, event: faust.EventT, *, keep_state: bool) -> None:
+        """Delete the user's state and publish a tombstone on every keyed output topic."""
+        if not keep_state and user_id in self.users:
+            with _as_current(event):
+                del self.users[user_id]
+        key = user_id.encode()
+        for topic in self.keyed_outputs.values():
+            await topic.send(key=key, value=None)
+        metrics.ERASURES.inc()
 
     @property
     def _logical_names(self) -> dict[str, str]:
@@ -184,6 +198,8 @@ def install_pipeline(app: faust.App, settings: Settings) -> Pipeline:
         dead_letters=app.topic(settings.topic("dead-letters"), key_type=bytes,
                                key_serializer="raw", value_serializer="orjson"),
         rekeyed=app.topic(settings.topic("rekeyed"), **raw),
+        keyed_outputs={name: app.topic(settings.topic(name), **raw)
+                       for name in KEYED_OUTPUT_TOPICS},
     )
 
     async def intake_agent(stream: faust.StreamT) -> None:

@@ -7,6 +7,12 @@ rather than to events. Within a user, events keep their arrival order.
 
 An exception while applying one event does not stop the batch: that event becomes a
 ``processing_error`` dead letter and the others go on.
+
+An erasure request replaces the user's state with an empty one, including the
+de-duplication memory: nothing about the user survives. If no later event of the user
+follows in the batch, the wiring deletes the user's key (``erased`` and not
+``changed``) and publishes tombstones either way. A re-delivered erasure simply erases
+again.
 """
 
 from __future__ import annotations
@@ -28,6 +34,12 @@ class BatchResult:
     duplicates: list[Accepted] = field(default_factory=list)
     failed: list[Rejected] = field(default_factory=list)
     changed: set[str] = field(default_factory=set)  # users whose state must be written
+    erased: list[str] = field(default_factory=list)  # users to delete and tombstone
+
+
+def is_erasure(item: Accepted) -> bool:
+    """An erasure request (CONTRACT.md, ``privacy-requests``)."""
+    return item.topic == "privacy-requests" and item.event["event_type"] == "erasure"
 
 
 def apply_batch(
@@ -55,6 +67,13 @@ def apply_batch(
         if state is None:
             state = load_state(user_id) or new_user_state()
             states[user_id] = state
+        if is_erasure(item):
+            # Everything held about the user goes; later events start afresh.
+            states[user_id] = new_user_state()
+            result.changed.discard(user_id)
+            result.erased.append(user_id)
+            result.applied.append(item)
+            continue
         try:
             fresh = apply_event(
                 state, item.topic, item.event, dedup_ttl_ms=dedup_ttl_ms, dedup_max=dedup_max

@@ -27,6 +27,13 @@ def pipeline(monkeypatch):
     # Output topics are the only stand-ins: the agent, intake and table are real.
     monkeypatch.setattr(pipeline.dead_letters, "send", capture)
     pipeline.dead_letters_sent = sent
+    tombstones: list[tuple] = []
+    for name, topic in pipeline.keyed_outputs.items():
+        async def record(key=None, value=None, _name=name, **_):
+            tombstones.append((_name, key, value))
+
+        monkeypatch.setattr(topic, "send", record)
+    pipeline.tombstones = tombstones
     monkeypatch.setattr(pipeline.users, "send_changelog", lambda *a, **k: _Fut())
     return pipeline
 
@@ -67,3 +74,29 @@ def test_agent_applies_valid_dedups_and_dead_letters(pipeline):
     assert pipeline.users["u1"]["counts"] == {"clickstream/page_view": 1}
     codes = [value["error_code"] for _, value in pipeline.dead_letters_sent]
     assert codes == ["invalid_json", "not_an_object"]
+
+
+def test_erasure_deletes_the_user_and_tombstones_every_keyed_output(pipeline):
+    import asyncio
+
+    erase = orjson.dumps({"event_id": "x1", "event_type": "erasure", "user_id": "u1",
+                          "ts": int(time.time() * 1000)})
+
+    async def scenario():
+        async with pipeline.agent.test_context() as agent:
+            await _put(agent, _event(1))
+            await _put(agent, _event(2, "u2"), key=b"u2")
+            for _ in range(100):
+                if pipeline.users.get("u2") is not None:
+                    break
+                await asyncio.sleep(0.02)
+            await _put(agent, erase, topic="privacy-requests")
+            for _ in range(100):
+                if pipeline.tombstones:
+                    break
+                await asyncio.sleep(0.02)
+
+    asyncio.run(scenario())
+    assert "u1" not in pipeline.users and "u2" in pipeline.users
+    assert sorted(name for name, _, _ in pipeline.tombstones) == sorted(pipeline.keyed_outputs)
+    assert {(key, value) for _, key, value in pipeline.tombstones} == {(b"u1", None)}

@@ -56,3 +56,21 @@ def test_an_exception_becomes_a_processing_error_and_the_batch_goes_on(monkeypat
 
 def test_new_state_has_no_counts():
     assert new_user_state()["counts"] == {}
+
+
+def erasure(n: int, user: str) -> Accepted:
+    event = {"event_id": f"x{n}", "event_type": "erasure", "user_id": user, "ts": 1000 + n}
+    rec = RawRecord("privacy-requests", user.encode(), b"", 0, n)
+    return Accepted("privacy-requests", user, event, rec)
+
+
+def test_erasure_forgets_everything_and_later_events_start_afresh():
+    first = run([accepted(1, "a"), accepted(2, "b")])
+    result = run([accepted(3, "a"), erasure(4, "a"), accepted(5, "b")], stored=first.states)
+    assert result.erased == ["a"]
+    assert "a" not in result.changed  # nothing to write: the key is deleted
+    assert result.states["a"]["counts"] == {} and result.states["a"]["seen"] == {}
+    again = run([erasure(6, "b"), accepted(1, "b")], stored=first.states)
+    assert again.erased == ["b"] and "b" in again.changed
+    # e1 was seen before the erasure, but that memory is gone too: a fresh profile.
+    assert again.states["b"]["counts"] == {"clickstream/page_view": 1}
