@@ -8,6 +8,7 @@ seconds rather than minutes (DESIGN.md).
 
 from __future__ import annotations
 
+import socket
 import ssl
 
 import faust
@@ -44,7 +45,10 @@ def create_app(settings: Settings) -> faust.App:
         topic_replication_factor=1,
         table_standby_replicas=0,
         web_port=settings.web_port,
-        web_host="0.0.0.0",
+        web_bind="0.0.0.0",
+        web_host=settings.advertised_host or socket.gethostname(),
+        canonical_url=f"http://{settings.advertised_host or socket.gethostname()}:"
+                      f"{settings.web_port}",
         web_in_thread=False,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 10),

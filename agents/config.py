@@ -27,6 +27,7 @@ TOPIC_VARIABLES: dict[str, str] = {
     "risk-scores": "ECOM_TOPIC_RISK_SCORES",
     "recommendation-features": "ECOM_TOPIC_RECOMMENDATION_FEATURES",
     "user-profiles": "ECOM_TOPIC_USER_PROFILES",
+    "marketing-triggers": "ECOM_TOPIC_MARKETING_TRIGGERS",
     "rekeyed": "ECOM_TOPIC_REKEYED",
 }
 
@@ -45,6 +46,7 @@ KEYED_OUTPUT_TOPICS: tuple[str, ...] = (
     "risk-scores",
     "recommendation-features",
     "user-profiles",
+    "marketing-triggers",
 )
 
 #: Outputs that hold the latest value per user: compacted.
@@ -92,6 +94,15 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("ECOM_BATCH_MAX", "2000", "Most events handled per agent batch."),
     Variable("ECOM_BATCH_WITHIN_MS", "50", "Longest wait to fill a batch."),
     Variable("ECOM_SESSION_TIMEOUT_S", "30", "Kafka consumer session timeout."),
+    Variable("ECOM_ADVERTISED_HOST", "", "Host name other workers use to reach this "
+             "one's web port (HTTP queries are routed to the owning worker). Empty: "
+             "this machine's host name."),
+    Variable("ECOM_PROFILE_INTERVAL_S", "10", "Least wall-clock time between two "
+             "`user-profiles` messages for one user."),
+    Variable("ECOM_SESSION_GAP_MIN", "30", "Minutes without events that end a session "
+             "(event time)."),
+    Variable("ECOM_CART_ABANDON_MIN", "60", "Minutes after the last cart change with no "
+             "purchase before a cart counts as abandoned (event time)."),
     Variable("ECOM_LOG_LEVEL", "info", "Worker log level."),
     Variable("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", "One of " + ", ".join(SECURITY_PROTOCOLS)),
     Variable("KAFKA_SASL_MECHANISM", "PLAIN", "One of " + ", ".join(SASL_MECHANISMS)),
@@ -139,6 +150,10 @@ class Settings:
     batch_max: int = 2000
     batch_within_s: float = 0.05
     session_timeout_s: float = 30.0
+    advertised_host: str = ""
+    profile_interval_s: float = 10.0
+    session_gap_ms: int = 30 * 60_000
+    cart_abandon_ms: int = 60 * 60_000
     log_level: str = "info"
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
     topics: dict[str, str] = field(
@@ -233,6 +248,11 @@ class Settings:
             batch_max=_number(get, "ECOM_BATCH_MAX", int, 1, 100_000),
             batch_within_s=_number(get, "ECOM_BATCH_WITHIN_MS", float, 1, 60_000) / 1000,
             session_timeout_s=_number(get, "ECOM_SESSION_TIMEOUT_S", float, 3, 600),
+            advertised_host=get("ECOM_ADVERTISED_HOST"),
+            profile_interval_s=_number(get, "ECOM_PROFILE_INTERVAL_S", float, 0, 86_400),
+            session_gap_ms=int(_number(get, "ECOM_SESSION_GAP_MIN", float, 0.1, 10_080) * 60_000),
+            cart_abandon_ms=int(_number(get, "ECOM_CART_ABANDON_MIN", float, 0.1, 43_200)
+                                * 60_000),
             log_level=log_level,
             security=security,
             topics=topics,

@@ -12,6 +12,27 @@ from collections import Counter as Tally
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from streams.profile import Kpis
+
+#: Business counters (definitions: docs/profile.md). Rates and ratios are PromQL over
+#: these totals, so sums over workers and partitions stay exact.
+KPI_HELP: dict[str, str] = {
+    "sessions_started": "Sessions started (first interaction after a 30-minute gap).",
+    "sessions_converted": "Sessions with at least one purchase (counted at the first).",
+    "carts_started": "Carts opened (add_to_cart with no open cart).",
+    "carts_converted": "Open carts closed by a purchase.",
+    "carts_emptied": "Open carts emptied by removals.",
+    "carts_abandoned": "Carts with no purchase within the abandonment time (event time).",
+    "orders": "purchase events.",
+    "revenue": "Sum of purchase totals, gross (major currency units).",
+    "cancellations": "order_cancelled events.",
+    "cancelled_amount": "Totals of cancelled orders.",
+    "refunds": "refund events on orders.",
+    "refund_amount": "Sum of refund amounts.",
+    "new_users": "Users whose first interaction was applied.",
+    "daily_active_users": "Users' first interaction of a UTC day (DAU = increase per day).",
+}
+
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 EVENTS_CONSUMED = Counter(
@@ -47,9 +68,25 @@ ERASURES = Counter(
     "ecom_erasures", "Erasure requests carried out (state deleted, tombstones sent).",
     registry=REGISTRY,
 )
+TRIGGERS = Counter(
+    "ecom_marketing_triggers", "Marketing triggers published, by type.", ["trigger_type"],
+    registry=REGISTRY,
+)
+PROFILES_PUBLISHED = Counter(
+    "ecom_profiles_published", "Snapshots published on user-profiles.", registry=REGISTRY,
+)
+KPIS = {
+    name: Counter(f"ecom_kpi_{name}", help_text, registry=REGISTRY)
+    for name, help_text in KPI_HELP.items()
+}
 WORKER_UP = Gauge("ecom_worker_up", "1 while the worker's agents run.", registry=REGISTRY)
 
-KNOWN_TYPES: frozenset[str] = frozenset()
+
+def add_kpis(kpis: Kpis) -> None:
+    """Add a batch's business increments to the KPI counters."""
+    for name, value in kpis.as_dict().items():
+        if value:
+            KPIS[name].inc(value)
 
 
 def add(counter: Counter, tally: Tally) -> None:

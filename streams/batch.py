@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 
 from schemas.validation import Rejection
 from streams.intake import Accepted, Rejected
-from streams.user_state import UserState, apply_event, new_user_state
+from streams.partition_state import PartitionState
+from streams.profile import Kpis
+from streams.user_state import DomainConfig, UserState, apply_event, forget_user, new_user_state
 
 
 @dataclass(slots=True)
@@ -30,11 +32,18 @@ class BatchResult:
     """What a batch changed, for the agent to write and count."""
 
     states: dict[str, UserState] = field(default_factory=dict)
+    partition_of: dict[str, int] = field(default_factory=dict)  # user -> partition
     applied: list[Accepted] = field(default_factory=list)
     duplicates: list[Accepted] = field(default_factory=list)
     failed: list[Rejected] = field(default_factory=list)
     changed: set[str] = field(default_factory=set)  # users whose state must be written
     erased: list[str] = field(default_factory=list)  # users to delete and tombstone
+    kpis: Kpis = field(default_factory=Kpis)
+
+    @property
+    def partitions(self) -> set[int]:
+        """Partitions whose per-partition state this batch may have changed."""
+        return set(self.partition_of.values())
 
 
 def is_erasure(item: Accepted) -> bool:
@@ -45,17 +54,18 @@ def is_erasure(item: Accepted) -> bool:
 def apply_batch(
     accepted: list[Accepted],
     load_state: Callable[[str], UserState | None],
-    *,
-    dedup_ttl_ms: int,
-    dedup_max: int,
+    partition_state: Callable[[int], PartitionState],
+    cfg: DomainConfig,
 ) -> BatchResult:
     """Apply ``accepted`` in order; ``load_state(user_id)`` gives the stored state or None.
 
     >>> from streams.intake import RawRecord
     >>> rec = RawRecord("clickstream", b"u1", b"", 0, 0)
-    >>> ev = {"event_id": "e1", "event_type": "page_view", "ts": 1, "user_id": "u1"}
+    >>> ev = {"event_id": "e1", "event_type": "page_view", "ts": 1, "user_id": "u1",
+    ...       "session_id": "s"}
+    >>> part = PartitionState()
     >>> result = apply_batch([Accepted("clickstream", "u1", ev, rec)] * 2, lambda u: None,
-    ...                      dedup_ttl_ms=10**9, dedup_max=10)
+    ...                      lambda p: part, DomainConfig())
     >>> len(result.applied), len(result.duplicates), result.states["u1"]["counts"]
     (1, 1, {'clickstream/page_view': 1})
     """
@@ -63,21 +73,22 @@ def apply_batch(
     states = result.states
     for item in accepted:
         user_id = item.user_id
+        part = partition_state(item.record.partition)
+        result.partition_of[user_id] = item.record.partition
         state = states.get(user_id)
         if state is None:
             state = load_state(user_id) or new_user_state()
             states[user_id] = state
         if is_erasure(item):
             # Everything held about the user goes; later events start afresh.
+            forget_user(state, part)
             states[user_id] = new_user_state()
             result.changed.discard(user_id)
             result.erased.append(user_id)
             result.applied.append(item)
             continue
         try:
-            fresh = apply_event(
-                state, item.topic, item.event, dedup_ttl_ms=dedup_ttl_ms, dedup_max=dedup_max
-            )
+            fresh = apply_event(state, item.topic, item.event, part, cfg, result.kpis)
         except Exception as exc:  # one bad event must not stop the partition
             reason = Rejection("processing_error", f"{type(exc).__name__}: {exc}"[:500])
             result.failed.append(Rejected(item.record, reason))

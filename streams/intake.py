@@ -88,6 +88,11 @@ class Intake:
         self.max_future_ms = max_future_ms
         self.newest_ts: dict[tuple[str, int], int] = {}
 
+    def watermark(self, partition: int) -> int | None:
+        """Newest event time accepted on ``partition`` (any input topic)."""
+        marks = [ts for (_, p), ts in self.newest_ts.items() if p == partition]
+        return max(marks) if marks else None
+
     def classify(self, rec: RawRecord, now_ms: int) -> Accepted | Rejected | Rekey:
         decoded = decode_event(rec.topic, rec.value, max_bytes=self.max_bytes)
         if isinstance(decoded, Rejection):

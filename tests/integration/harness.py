@@ -38,6 +38,7 @@ def isolated_env(bootstrap_servers: str, **extra: str) -> dict[str, str]:
         "ECOM_WEB_PORT": str(free_port()),
         "ECOM_METRICS_PORT": str(free_port()),
         "ECOM_LOG_LEVEL": "warning",
+        "ECOM_ADVERTISED_HOST": "127.0.0.1",
     }
     return env | extra
 

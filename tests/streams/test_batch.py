@@ -5,17 +5,20 @@ from __future__ import annotations
 import streams.batch as batch_module
 from streams.batch import apply_batch
 from streams.intake import Accepted, RawRecord
-from streams.user_state import new_user_state
+from streams.partition_state import PartitionState
+from streams.user_state import DomainConfig, new_user_state
 
 
 def accepted(n: int, user: str, etype: str = "page_view") -> Accepted:
-    event = {"event_id": f"e{n}", "event_type": etype, "user_id": user, "ts": 1000 + n}
+    event = {"event_id": f"e{n}", "event_type": etype, "user_id": user, "ts": 1000 + n,
+             "session_id": "s"}
     return Accepted("clickstream", user, event, RawRecord("clickstream", user.encode(), b"", 0, n))
 
 
-def run(items, stored=None):
+def run(items, stored=None, part=None):
     stored = stored or {}
-    return apply_batch(items, stored.get, dedup_ttl_ms=10**9, dedup_max=1000)
+    part = part or PartitionState()
+    return apply_batch(items, stored.get, lambda p: part, DomainConfig(dedup_max=1000))
 
 
 def test_groups_by_user_and_counts_once_per_event_id():
@@ -42,10 +45,10 @@ def test_only_duplicates_means_nothing_to_write():
 def test_an_exception_becomes_a_processing_error_and_the_batch_goes_on(monkeypatch):
     real = batch_module.apply_event
 
-    def flaky(state, topic, event, **kw):
+    def flaky(state, topic, event, *args):
         if event["event_id"] == "e2":
             raise KeyError("boom")
-        return real(state, topic, event, **kw)
+        return real(state, topic, event, *args)
 
     monkeypatch.setattr(batch_module, "apply_event", flaky)
     result = run([accepted(1, "a"), accepted(2, "a"), accepted(3, "a")])

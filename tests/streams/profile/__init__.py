@@ -1,0 +1,1 @@
+"""Tests of the online user profile (issue 3)."""
