@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import calendar
 import copy
-import time
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -139,11 +138,9 @@ def test_non_utf8_is_invalid_json(value: bytes) -> None:
     )
 
 
-def test_too_large_is_checked_before_parsing_and_fast() -> None:
-    huge = b"{" + b" " * 10_000_000  # 10 MB, and not even JSON
-    started = time.perf_counter()
+def test_too_large_is_checked_before_parsing() -> None:
+    huge = b"{" + b" " * 10_000_000  # 10 MB, and not even JSON: size wins over syntax
     result = decode_event("clickstream", huge)
-    assert time.perf_counter() - started < 0.05
     assert isinstance(result, Rejection)
     assert result.error_code == "too_large"
     at_limit = _encode(example("clickstream", "page_view"))
