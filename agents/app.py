@@ -60,4 +60,5 @@ def create_app(settings: Settings) -> faust.App:
         value_serializer="orjson",
         producer_acks=-1,
         consumer_auto_offset_reset="earliest",
+        recovery_consistency_check=settings.recovery_consistency_check,
     )

@@ -282,6 +282,24 @@ def partition_of(partitions: int):
     return partition
 
 
+class RawKeyTable(faust.Table):
+    """A table whose str keys are written raw (UTF-8); values are JSON.
+
+    Faust JSON-encodes str keys (``"u1"`` with quotes). Raw keys hash to the same
+    partition as an input message keyed by the same user id, which Faust's HTTP
+    routing (``table_route``) relies on to find the worker that owns a user.
+    """
+
+    def _serializer_from_type(self, typ: Any) -> Any:
+        return "raw" if typ is str else super()._serializer_from_type(typ)
+
+
+def _table(app: faust.App, name: str, settings: Settings) -> faust.Table:
+    table = RawKeyTable(app, name=name, default=None, key_type=str,
+                        partitions=settings.partitions, beacon=app.tables.beacon)
+    return app.tables.add(table)
+
+
 def install_pipeline(app: faust.App, settings: Settings) -> Pipeline:
     """Declare topics, tables, the intake agent, its timer and the HTTP views."""
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",
@@ -293,14 +311,8 @@ def install_pipeline(app: faust.App, settings: Settings) -> Pipeline:
         app=app,
         settings=settings,
         intake=Intake(partition_of=partitioner, max_bytes=settings.max_message_bytes),
-        users=app.Table(
-            "users", default=None, partitions=settings.partitions,
-            schema=faust.Schema(key_type=str, key_serializer="raw", value_serializer="orjson"),
-        ),
-        partitions=app.Table(
-            "partitions", default=None, partitions=settings.partitions,
-            schema=faust.Schema(key_type=str, key_serializer="raw", value_serializer="orjson"),
-        ),
+        users=_table(app, "users", settings),
+        partitions=_table(app, "partitions", settings),
         dead_letters=app.topic(settings.topic("dead-letters"), key_type=bytes,
                                key_serializer="raw", value_serializer="orjson"),
         rekeyed=app.topic(settings.topic("rekeyed"), **raw),

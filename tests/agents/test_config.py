@@ -22,6 +22,7 @@ BAD = {
     "KAFKA_SSL_CAFILE": "/nonexistent/ca.pem",
     "ECOM_BATCH_WITHIN_MS": "-5",
     "ECOM_LOG_LEVEL": "loud",
+    "ECOM_RECOVERY_CONSISTENCY_CHECK": "maybe",
 }
 
 

@@ -39,6 +39,7 @@ def isolated_env(bootstrap_servers: str, **extra: str) -> dict[str, str]:
         "ECOM_METRICS_PORT": str(free_port()),
         "ECOM_LOG_LEVEL": "warning",
         "ECOM_ADVERTISED_HOST": "127.0.0.1",
+        "ECOM_RECOVERY_CONSISTENCY_CHECK": "false",  # see docs/configuration.md
     }
     return env | extra
 
@@ -130,12 +131,14 @@ def committed_offsets(settings: Settings) -> int:
                if tp.topic in inputs and meta.offset > 0)
 
 
-def consume_all(settings: Settings, logical: str, expected: int, timeout: float = 60) -> list:
-    """Read ``logical`` topic from the start until ``expected`` messages or timeout."""
+def consume_all(settings: Settings, logical: str | None, expected: int, timeout: float = 60,
+                *, physical: str | None = None) -> list:
+    """Read a topic (``logical`` name, or a ``physical`` one) from the start until
+    ``expected`` messages or ``timeout``."""
     from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(
-        settings.topic(logical), bootstrap_servers=settings.bootstrap_servers,
+        physical or settings.topic(logical), bootstrap_servers=settings.bootstrap_servers,
         auto_offset_reset="earliest", enable_auto_commit=False, group_id=None,
         fetch_max_bytes=64 << 20, max_partition_fetch_bytes=64 << 20,
     )
