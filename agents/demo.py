@@ -38,6 +38,7 @@ class ViewState:
     duplicates: float = 0.0
     alerts: deque = field(default_factory=lambda: deque(maxlen=5))
     recommendations: deque = field(default_factory=lambda: deque(maxlen=5))
+    profiles: deque = field(default_factory=lambda: deque(maxlen=3))
     dead_letter_samples: deque = field(default_factory=lambda: deque(maxlen=3))
 
 
@@ -72,6 +73,8 @@ def render(view: ViewState, *, metrics_url: str, elapsed: float) -> str:
     lines += [f"  {reason:22} {n:>10.0f}" for reason, n in sorted(view.dead_letters.items())]
     if not view.dead_letters:
         lines.append("  none")
+    lines += ["", "latest profile updates"]
+    lines += [f"  {p}" for p in view.profiles] or ["  none yet"]
     lines += ["", "latest fraud alerts"]
     lines += [f"  {a}" for a in view.alerts] or ["  none yet (fraud scoring publishes here)"]
     lines += ["", "latest recommendation updates"]
@@ -91,6 +94,12 @@ def _summarise(topic: str, value: bytes | None) -> str:
         reasons = ",".join(r.get("code", "?") for r in msg.get("reasons", []))
         return (f"user {msg.get('user_id')} score {msg.get('risk_score', 0):.2f} "
                 f"{msg.get('severity', '')} {reasons}")
+    if "activity" in msg:
+        top = (msg.get("top_categories") or [{}])[0].get("category", "-")
+        rfm = msg.get("rfm") or {}
+        return (f"user {msg.get('user_id')}: {msg.get('lifecycle_stage')}, "
+                f"segment {rfm.get('segment') or '-'}, top category {top}, "
+                f"{msg['activity'].get('counts', {}).get('view_item', 0)} item views")
     if "candidates" in msg:
         items = " ".join(c.get("item_id", "?") for c in msg.get("candidates", [])[:5])
         return f"user {msg.get('user_id')} -> {items}"
@@ -147,7 +156,8 @@ def _live_view(settings: Settings, metrics_url: str, children: list) -> None:
 
     consumer = KafkaConsumer(
         settings.topic("fraud-alerts"), settings.topic("recommendation-features"),
-        settings.topic("dead-letters"), bootstrap_servers=settings.bootstrap_servers,
+        settings.topic("dead-letters"), settings.topic("user-profiles"),
+        bootstrap_servers=settings.bootstrap_servers,
         auto_offset_reset="latest", enable_auto_commit=False, group_id=None,
         **settings.kafka_client_kwargs(),
     )
@@ -163,6 +173,8 @@ def _live_view(settings: Settings, metrics_url: str, children: list) -> None:
                         view.alerts.appendleft(line)
                     elif tp.topic == settings.topic("dead-letters"):
                         view.dead_letter_samples.appendleft(line)
+                    elif tp.topic == settings.topic("user-profiles"):
+                        view.profiles.appendleft(line)
                     else:
                         view.recommendations.appendleft(line)
             now = time.monotonic()

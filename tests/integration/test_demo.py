@@ -44,7 +44,7 @@ def test_demo_shows_live_traffic_and_ctrl_c_stops_everything(tmp_path):
             while time.monotonic() < deadline and demo.poll() is None:
                 screen = out_path.read_text(errors="replace")
                 last = screen.rsplit("ecomstream demo", 1)[-1]
-                if "page_view" in last and "/s" in last:
+                if "page_view" in last and "/s" in last and "segment" in last:
                     break
                 time.sleep(1)
             assert demo.poll() is None, out_path.read_text()
@@ -57,6 +57,7 @@ def test_demo_shows_live_traffic_and_ctrl_c_stops_everything(tmp_path):
     screen = out_path.read_text(errors="replace")
     assert "page_view" in screen, screen[-3000:]
     assert "dead letters by reason" in screen
+    assert "latest profile updates" in screen and "top category" in screen
     assert "stopped: generator, worker, broker" in screen
     time.sleep(1)
     assert _processes_with(marker) == [], "orphan processes left behind"

@@ -90,6 +90,11 @@ def test_sigkill_and_restart_neither_loses_nor_double_counts(bootstrap_servers, 
             if line.startswith("ecom_events_consumed_total{")
         )
         assert 0 < consumed < len(stream)
+        # The profile lives in the same recovered state: its counts are complete too.
+        mine = Counter(e["event_type"] for _, e in {(t, e["event_id"]): (t, e)
+                                                     for t, e in stream}.values()
+                       if e["user_id"] == "u7")
+        assert worker.get("/users/u7/profile")["activity"]["counts"] == dict(mine)
     finally:
         producer.close()
         worker.stop()
