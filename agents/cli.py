@@ -89,6 +89,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(_settings(), rate=args.rate, fraud_share=args.fraud_share, seed=args.seed)
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from agents.evaluate import recommendations_main
+
+    if args.what == "recommendations":
+        return recommendations_main(args.rest)
+    raise SystemExit(f"unknown evaluation {args.what!r}")
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     _settings()
     for var in VARIABLES:
@@ -136,6 +144,12 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("broker", help="run the embedded broker in the foreground")
     p.add_argument("--port", type=int, default=9092)
     p.set_defaults(func=cmd_broker)
+
+    p = sub.add_parser("evaluate", help="offline evaluations on public datasets")
+    p.add_argument("what", choices=("recommendations",))
+    p.add_argument("rest", nargs=argparse.REMAINDER,
+                   help="e.g. taobao ../shared/datasets/taobao/userbehavior_96k.csv")
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("config", help="check the configuration and print it")
     p.set_defaults(func=cmd_config)

@@ -29,6 +29,7 @@ TOPIC_VARIABLES: dict[str, str] = {
     "user-profiles": "ECOM_TOPIC_USER_PROFILES",
     "marketing-triggers": "ECOM_TOPIC_MARKETING_TRIGGERS",
     "rekeyed": "ECOM_TOPIC_REKEYED",
+    "item-pairs": "ECOM_TOPIC_ITEM_PAIRS",
 }
 
 #: Topics the worker consumes, in the contract's order.
@@ -116,10 +117,14 @@ VARIABLES: tuple[Variable, ...] = (
     *(
         Variable(env, logical, f"Name of the `{logical}` topic.")
         for logical, env in TOPIC_VARIABLES.items()
-        if logical != "rekeyed"
+        if logical not in ("rekeyed", "item-pairs")
     ),
     Variable("ECOM_TOPIC_REKEYED", "ecomstream-rekeyed", "Internal topic for messages "
              "whose key was not their `user_id`."),
+    Variable("ECOM_TOPIC_ITEM_PAIRS", "ecomstream-item-pairs", "Internal topic: "
+             "co-visitation pair updates, keyed by item."),
+    Variable("ECOM_RECOMMEND_INTERVAL_S", "1", "Least wall-clock time between two "
+             "`recommendation-features` messages for one user."),
 )
 
 _DEFAULTS = {v.name: v.default for v in VARIABLES}
@@ -156,6 +161,7 @@ class Settings:
     session_timeout_s: float = 30.0
     advertised_host: str = ""
     profile_interval_s: float = 10.0
+    recommend_interval_s: float = 1.0
     session_gap_ms: int = 30 * 60_000
     cart_abandon_ms: int = 60 * 60_000
     log_level: str = "info"
@@ -255,6 +261,7 @@ class Settings:
             session_timeout_s=_number(get, "ECOM_SESSION_TIMEOUT_S", float, 3, 600),
             advertised_host=get("ECOM_ADVERTISED_HOST"),
             profile_interval_s=_number(get, "ECOM_PROFILE_INTERVAL_S", float, 0, 86_400),
+            recommend_interval_s=_number(get, "ECOM_RECOMMEND_INTERVAL_S", float, 0, 86_400),
             session_gap_ms=int(_number(get, "ECOM_SESSION_GAP_MIN", float, 0.1, 10_080) * 60_000),
             cart_abandon_ms=int(_number(get, "ECOM_CART_ABANDON_MIN", float, 0.1, 43_200)
                                 * 60_000),

@@ -9,8 +9,16 @@ per batch, not once per event, to keep the hot path cheap.
 from __future__ import annotations
 
 from collections import Counter as Tally
+from collections.abc import Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    disable_created_metrics,
+)
 
 from streams.profile import Kpis
 
@@ -79,6 +87,19 @@ KPIS = {
     name: Counter(f"ecom_kpi_{name}", help_text, registry=REGISTRY)
     for name, help_text in KPI_HELP.items()
 }
+RECOMMENDATIONS = Counter(
+    "ecom_recommendations_published", "recommendation-features messages published.",
+    ["personalized"], registry=REGISTRY,
+)
+RECOMMENDATION_FRESHNESS = Histogram(
+    "ecom_recommendation_freshness_seconds",
+    "Wall time of publication minus the event time the features reflect.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30), registry=REGISTRY,
+)
+ITEM_PAIRS = Counter(
+    "ecom_item_pairs_applied", "Co-visitation pair updates applied on the item side.",
+    registry=REGISTRY,
+)
 WORKER_UP = Gauge("ecom_worker_up", "1 while the worker's agents run.", registry=REGISTRY)
 
 
@@ -93,3 +114,110 @@ def add(counter: Counter, tally: Tally) -> None:
     """Add a per-batch tally of label tuples to ``counter``."""
     for labels, n in tally.items():
         counter.labels(*labels).inc(n)
+
+
+# ---------------------------------------------------------------- operational (issue 6)
+# What follows is updated off the hot path by :mod:`agents.monitoring`: a timer reads
+# what the consumer, the tables and Faust's own Monitor sensor already keep, so these
+# cost nothing per message. The event-time histogram is the one per-event addition
+# (one ``observe`` per accepted event, like ``APPEND_LATENCY``). Label values stay in
+# closed sets: logical topic names, partition numbers, table names.
+
+#: Upper bounds for event time -> processed: sub-second for live traffic, up to the 7
+#: days of lateness the intake accepts, so a replay or a backlog is visible too.
+EVENT_TIME_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 6 * 3600,
+                      86_400, 7 * 86_400)
+
+EVENT_TIME_LATENCY = Histogram(
+    "ecom_event_time_to_processed_seconds", "Event time (the event's ts) to the end of "
+    "processing of its batch, for events accepted by intake. Includes the producer's and "
+    "the broker's delay; a replay of history shows up in the upper buckets.",
+    buckets=EVENT_TIME_BUCKETS, registry=REGISTRY,
+)
+CONSUMER_LAG = Gauge(
+    "ecom_consumer_lag_messages", "Messages behind on an input partition this worker "
+    "owns: end offset minus committed offset (0 when the broker reports less).",
+    ["topic", "partition"], registry=REGISTRY,
+)
+TABLE_KEYS = Gauge(
+    "ecom_table_keys", "Keys in a table on this worker's active partitions (RocksDB: "
+    "its estimate-num-keys, which counts deletions late until compaction).",
+    ["table"], registry=REGISTRY,
+)
+REBALANCES = Counter(
+    "ecom_rebalances", "Consumer-group rebalances this worker went through (Faust's "
+    "count).", registry=REGISTRY,
+)
+REBALANCING = Gauge(
+    "ecom_rebalancing", "1 while a rebalance, table recovery included, is in progress.",
+    registry=REGISTRY,
+)
+LAST_REBALANCE_SECONDS = Gauge(
+    "ecom_last_rebalance_duration_seconds", "Duration of the latest completed rebalance, "
+    "table recovery included (Faust Monitor).", registry=REGISTRY,
+)
+COMMIT_LATENCY = Gauge(
+    "ecom_faust_commit_latency_seconds", "Median offset-commit latency over Faust's last "
+    "30 commits (Faust Monitor).", registry=REGISTRY,
+)
+SEND_LATENCY = Gauge(
+    "ecom_faust_send_latency_seconds", "Median produce latency (send to broker ack) over "
+    "Faust's last 30 sends (Faust Monitor).", registry=REGISTRY,
+)
+MESSAGES_SENT = Counter(
+    "ecom_faust_messages_sent", "Messages produced, by logical topic; table changelogs "
+    "as '<table>-changelog', anything else as 'other' (Faust Monitor).",
+    ["topic"], registry=REGISTRY,
+)
+SEND_ERRORS = Counter(
+    "ecom_faust_send_errors", "Produce requests that failed (Faust Monitor).",
+    registry=REGISTRY,
+)
+TOPIC_BUFFER_FULL = Counter(
+    "ecom_faust_topic_buffer_full", "Times an input topic's stream buffer was full and "
+    "the consumer waited: back-pressure from the agent (Faust Monitor).",
+    ["topic"], registry=REGISTRY,
+)
+MONITOR_HEARTBEAT = Gauge(
+    "ecom_monitor_heartbeat_timestamp_seconds", "Unix time of the monitoring timer's "
+    "latest run. /metrics is served from another thread, so this is what stops moving "
+    "when the worker's event loop is stuck.", registry=REGISTRY,
+)
+ProcessCollector(registry=REGISTRY)  # process_cpu_seconds_total, process_resident_memory...
+# No ``<name>_created`` gauge beside every counter and histogram series: the text format
+# has no use for them, and they doubled the number of series each worker exports.
+disable_created_metrics()
+
+
+def observe_event_times(ts_ms: Iterable[int], now_s: float) -> None:
+    """Observe event time -> ``now_s`` for a batch's accepted events (``ts`` in epoch ms)."""
+    observe = EVENT_TIME_LATENCY.observe
+    now_ms = now_s * 1000.0
+    for ts in ts_ms:
+        observe(max(0.0, now_ms - ts) / 1000.0)
+
+
+def init_series() -> None:
+    """Create every known label combination at 0.
+
+    Why: a labelled counter has no series until its first increment, and PromQL over a
+    missing series returns nothing instead of 0, so a dashboard shows "No data" and a
+    ratio such as dead letters / consumed disappears exactly when it matters. The label
+    sets are the contract's closed lists, so this adds a fixed number of series.
+    """
+    from agents.config import INPUT_TOPICS
+    from schemas.fields import TOPICS
+    from schemas.validation import ERROR_CODES
+
+    for topic in INPUT_TOPICS:
+        EVENTS_CONSUMED.labels(topic, "invalid")
+        for event_type in TOPICS[topic].events:
+            EVENTS_CONSUMED.labels(topic, event_type)
+            EVENTS_PROCESSED.labels(topic, event_type)
+        for code in ERROR_CODES:
+            DEAD_LETTERS.labels(topic, code)
+        DUPLICATES.labels(topic)
+        REKEYED.labels(topic)
+    for topic in (*INPUT_TOPICS, "rekeyed"):
+        TOPIC_BUFFER_FULL.labels(topic)
+    TRIGGERS.labels("cart_abandoned")

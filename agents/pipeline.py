@@ -71,6 +71,7 @@ class Pipeline:
     partition_of: Any
     cfg: DomainConfig
     agent: Any = None
+    recommender: Any = None
     profile_throttle: Throttle = field(default_factory=lambda: Throttle(10_000))
     _parts: dict[int, PartitionState] = field(default_factory=dict)
     _due: dict[int, DueIndex] = field(default_factory=dict)
@@ -110,14 +111,15 @@ class Pipeline:
             # Faust files a table write under the partition of the "current event"
             # (changelog partition and RocksDB shard). In a batch there is none, so
             # name an event from the user's own partition.
-            with _as_current(on_partition[result.partition_of[user_id]]):
+            with as_current(on_partition[result.partition_of[user_id]]):
                 self.users[user_id] = result.states[user_id]
         for user_id in result.erased:
             await self.erase(user_id, on_partition[result.partition_of[user_id]],
                              keep_state=user_id in result.changed)
         await self._fire_due_triggers(result, on_partition)
+        await self.recommender.after_batch(result, on_partition, now_ms)
         for partition in result.partitions:
-            with _as_current(on_partition[partition]):
+            with as_current(on_partition[partition]):
                 self.partitions[str(partition)] = b64encode(
                     self.partition_state(partition).to_bytes()).decode()
         await self._publish_profiles(result.changed, now_ms)
@@ -176,12 +178,12 @@ class Pipeline:
                 if state is None:
                     continue
                 triggers = profile.due_triggers(state["profile"], user_id, watermark,
-                                                self.cfg.profile, result.kpis)
+                                                self.cfg.profile, result.effects.kpis)
                 for trigger in triggers:
                     await topic.send(key=user_id.encode(), value=orjson.dumps(trigger))
                     metrics.TRIGGERS.labels(trigger["trigger_type"]).inc()
                 self.due_index(partition).set(user_id, profile.next_due_ms(state["profile"]))
-                with _as_current(on_partition[partition]):
+                with as_current(on_partition[partition]):
                     self.users[user_id] = state
 
     async def _publish_profiles(self, changed: Iterable[str], now_ms: int) -> None:
@@ -214,9 +216,10 @@ class Pipeline:
     async def erase(self, user_id: str, event: faust.EventT, *, keep_state: bool) -> None:
         """Delete the user's state and publish a tombstone on every keyed output topic."""
         if not keep_state and user_id in self.users:
-            with _as_current(event):
+            with as_current(event):
                 del self.users[user_id]
         self.profile_throttle.forget(user_id)
+        self.recommender.throttle.forget(user_id)
         key = user_id.encode()
         for topic in self.keyed_outputs.values():
             await topic.send(key=key, value=None)
@@ -250,11 +253,11 @@ def _count(consumed: Tally, result: BatchResult, rejected: list[Rejected]) -> No
     metrics.add(metrics.DEAD_LETTERS, Tally(
         (r.record.topic or r.record.physical_topic, r.rejection.error_code)
         for r in rejected + result.failed))
-    metrics.add_kpis(result.kpis)
+    metrics.add_kpis(result.effects.kpis)
 
 
 @contextmanager
-def _as_current(event: faust.EventT) -> Iterator[None]:
+def as_current(event: faust.EventT) -> Iterator[None]:
     """Make ``event`` Faust's current event for the table writes in the block."""
     token = _current_event.set(weakref.ref(event))
     try:
@@ -344,7 +347,9 @@ def install_pipeline(app: faust.App, settings: Settings) -> Pipeline:
     async def flush_profiles() -> None:
         await pipeline.flush_profiles()
 
+    from agents.recommend import install_recommendations
     from agents.views import install_views
 
+    pipeline.recommender = install_recommendations(app, settings, pipeline, _table)
     install_views(app, pipeline)
     return pipeline

@@ -33,3 +33,13 @@ def install_views(app: faust.App, pipeline: Pipeline) -> None:
         if snap is None:
             return view.json({"error": "unknown user", "user_id": user_id}, status=404)
         return view.json(snap)
+
+    @app.page("/users/{user_id}/recommendations")
+    @app.table_route(table=pipeline.users, match_info="user_id")
+    async def user_recommendations(view: Any, request: faust.web.Request,
+                                   user_id: str) -> faust.web.Response:
+        """The user's current recommendation features (as on the topic); 404 if unknown."""
+        msg = pipeline.recommender.message_for(user_id)
+        if msg is None:
+            return view.json({"error": "unknown user", "user_id": user_id}, status=404)
+        return view.json(msg)

@@ -13,13 +13,16 @@ from prometheus_client import start_http_server
 from agents import metrics
 from agents.app import create_app
 from agents.config import Settings
+from agents.monitoring import install_monitoring
 from agents.pipeline import install_pipeline
 
 
 def build(settings: Settings) -> tuple[faust.App, object]:
-    """The app with every agent, table and view installed."""
+    """The app with every agent, table and view installed, and its monitoring."""
     app = create_app(settings)
-    return app, install_pipeline(app, settings)
+    pipeline = install_pipeline(app, settings)
+    install_monitoring(app, pipeline)
+    return app, pipeline
 
 
 def run_worker(settings: Settings) -> None:

@@ -23,8 +23,14 @@ from dataclasses import dataclass, field
 from schemas.validation import Rejection
 from streams.intake import Accepted, Rejected
 from streams.partition_state import PartitionState
-from streams.profile import Kpis
-from streams.user_state import DomainConfig, UserState, apply_event, forget_user, new_user_state
+from streams.user_state import (
+    DomainConfig,
+    Effects,
+    UserState,
+    apply_event,
+    forget_user,
+    new_user_state,
+)
 
 
 @dataclass(slots=True)
@@ -38,7 +44,7 @@ class BatchResult:
     failed: list[Rejected] = field(default_factory=list)
     changed: set[str] = field(default_factory=set)  # users whose state must be written
     erased: list[str] = field(default_factory=list)  # users to delete and tombstone
-    kpis: Kpis = field(default_factory=Kpis)
+    effects: Effects = field(default_factory=Effects)
 
     @property
     def partitions(self) -> set[int]:
@@ -88,7 +94,7 @@ def apply_batch(
             result.applied.append(item)
             continue
         try:
-            fresh = apply_event(state, item.topic, item.event, part, cfg, result.kpis)
+            fresh = apply_event(state, item.topic, item.event, part, cfg, result.effects)
         except Exception as exc:  # one bad event must not stop the partition
             reason = Rejection("processing_error", f"{type(exc).__name__}: {exc}"[:500])
             result.failed.append(Rejected(item.record, reason))

@@ -13,6 +13,7 @@ import pickle
 from dataclasses import dataclass, field
 
 from streams.profile import PartitionStats
+from streams.recommend.trending import Trending
 
 
 @dataclass
@@ -20,9 +21,11 @@ class PartitionState:
     """Everything kept per partition, serialised as one value."""
 
     profile_stats: PartitionStats = field(default_factory=PartitionStats)
+    trending: Trending = field(default_factory=Trending)
 
     def to_bytes(self) -> bytes:
-        return pickle.dumps({"profile_stats": self.profile_stats.to_bytes()}, protocol=5)
+        return pickle.dumps({"profile_stats": self.profile_stats.to_bytes(),
+                             "trending": self.trending.to_bytes()}, protocol=5)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> PartitionState:
@@ -37,4 +40,6 @@ class PartitionState:
         state = cls()
         if "profile_stats" in parts:
             state.profile_stats = PartitionStats.from_bytes(parts["profile_stats"])
+        if "trending" in parts:
+            state.trending = Trending.from_bytes(parts["trending"])
         return state

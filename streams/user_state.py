@@ -6,7 +6,8 @@ from their events in a single value means one table write per user per batch, an
 crash can never separate "counted" from "remembered as counted".
 
 The value is an envelope (de-duplication, per-type counts, first/last seen) around
-one section per domain: ``profile`` (:mod:`streams.profile`) so far.
+one section per domain: ``profile`` (:mod:`streams.profile`) and ``recommend``
+(:mod:`streams.recommend.user_history`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from typing import Any
 from streams import profile
 from streams.dedup import dedup_key, is_duplicate, remember
 from streams.partition_state import PartitionState
+from streams.recommend import interactions as rec_interactions
+from streams.recommend import user_history
+from streams.recommend.covisitation import PairUpdate
 
 UserState = dict[str, Any]
 
@@ -28,12 +32,22 @@ class DomainConfig:
     dedup_ttl_ms: int = 7 * 24 * 3_600_000
     dedup_max: int = 5000
     profile: profile.ProfileConfig = field(default_factory=profile.ProfileConfig)
+    history: user_history.UserParams = field(default_factory=user_history.UserParams)
+
+
+@dataclass
+class Effects:
+    """What applying events produced besides the users' states, for the wiring."""
+
+    kpis: profile.Kpis = field(default_factory=profile.Kpis)
+    pairs: list[PairUpdate] = field(default_factory=list)  # co-visitation, to the item side
+    recommend: dict[str, int] = field(default_factory=dict)  # user -> event ts to publish at
 
 
 def new_user_state() -> UserState:
     """An empty state for a user seen for the first time (or again after erasure)."""
     return {"seen": {}, "counts": {}, "first_seen_ms": None, "last_seen_ms": None,
-            "profile": profile.new_profile()}
+            "profile": profile.new_profile(), "recommend": user_history.new_section()}
 
 
 def apply_event(
@@ -42,15 +56,15 @@ def apply_event(
     event: dict[str, Any],
     part: PartitionState,
     cfg: DomainConfig,
-    kpis: profile.Kpis,
+    effects: Effects,
 ) -> bool:
     """Apply a validated ``event`` from logical ``topic``; False if it was a duplicate.
 
-    >>> state, part, cfg = new_user_state(), PartitionState(), DomainConfig()
+    >>> state, part, cfg, fx = new_user_state(), PartitionState(), DomainConfig(), Effects()
     >>> event = {"event_id": "e1", "event_type": "page_view", "ts": 1000, "session_id": "s"}
-    >>> apply_event(state, "clickstream", event, part, cfg, profile.Kpis())
+    >>> apply_event(state, "clickstream", event, part, cfg, fx)
     True
-    >>> apply_event(state, "clickstream", event, part, cfg, profile.Kpis())
+    >>> apply_event(state, "clickstream", event, part, cfg, fx)
     False
     >>> state["counts"], state["profile"]["counts"]
     ({'clickstream/page_view': 1}, {'page_view': 1})
@@ -60,7 +74,9 @@ def apply_event(
     if is_duplicate(seen, key):
         return False
     ts = event["ts"]
-    profile.apply_event(state["profile"], topic, event, part.profile_stats, cfg.profile, kpis)
+    prof = state["profile"]
+    profile.apply_event(prof, topic, event, part.profile_stats, cfg.profile, effects.kpis)
+    _recommend(state, topic, event, part, cfg, effects)
     counts = state["counts"]
     count_key = f"{topic}/{event['event_type']}"
     counts[count_key] = counts.get(count_key, 0) + 1
@@ -70,6 +86,27 @@ def apply_event(
         state["last_seen_ms"] = ts
     remember(seen, key, state["last_seen_ms"], ttl_ms=cfg.dedup_ttl_ms, max_entries=cfg.dedup_max)
     return True
+
+
+def _recommend(state: UserState, topic: str, event: dict[str, Any], part: PartitionState,
+               cfg: DomainConfig, effects: Effects) -> None:
+    """Item history, co-visitation pairs and trending counts; a publish request.
+
+    Without consent the user's item history is cleared and not kept; trending still
+    counts the interaction, as an anonymous aggregate.
+    """
+    section = state["recommend"]
+    items = rec_interactions.item_interactions(topic, event)
+    if items:
+        part.trending.add_all(items)
+        if profile.personalization_allowed(state["profile"]):
+            effects.pairs.extend(user_history.update_user(section, items, cfg.history))
+        elif section["recent"] or section["bought"]:
+            user_history.clear_history(section)
+    if rec_interactions.is_publish_trigger(topic, event) or (
+            topic == "privacy-requests" and event["event_type"] == "consent"):
+        user_id = event["user_id"]
+        effects.recommend[user_id] = max(event["ts"], effects.recommend.get(user_id, 0))
 
 
 def forget_user(state: UserState, part: PartitionState) -> None:

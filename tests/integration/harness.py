@@ -132,9 +132,10 @@ def committed_offsets(settings: Settings) -> int:
 
 
 def consume_all(settings: Settings, logical: str | None, expected: int, timeout: float = 60,
-                *, physical: str | None = None) -> list:
+                *, physical: str | None = None,
+                until: Callable[[list], bool] | None = None) -> list:
     """Read a topic (``logical`` name, or a ``physical`` one) from the start until
-    ``expected`` messages or ``timeout``."""
+    ``expected`` messages, ``until(records)`` holds, or ``timeout``."""
     from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(
@@ -148,6 +149,8 @@ def consume_all(settings: Settings, logical: str | None, expected: int, timeout:
         while len(out) < expected and time.monotonic() < deadline:
             for records in consumer.poll(timeout_ms=500).values():
                 out.extend(records)
+            if until is not None and until(out):
+                break
     finally:
         consumer.close()
     return out

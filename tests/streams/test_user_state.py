@@ -3,17 +3,37 @@
 from __future__ import annotations
 
 from streams.partition_state import PartitionState
-from streams.profile import Kpis
-from streams.user_state import DomainConfig, apply_event, new_user_state
+from streams.user_state import DomainConfig, Effects, apply_event, new_user_state
 
 
 def test_first_and_last_seen_follow_event_time_not_arrival_order():
-    state, part, kpis = new_user_state(), PartitionState(), Kpis()
+    state, part, fx = new_user_state(), PartitionState(), Effects()
     for n, ts in enumerate([5000, 2000, 9000]):
         event = {"event_id": f"e{n}", "event_type": "search", "ts": ts, "session_id": "s",
-                 "query": "q"}
-        assert apply_event(state, "clickstream", event, part, DomainConfig(), kpis)
+                 "query": "q", "user_id": "u"}
+        assert apply_event(state, "clickstream", event, part, DomainConfig(), fx)
     assert (state["first_seen_ms"], state["last_seen_ms"]) == (2000, 9000)
     assert state["counts"] == {"clickstream/search": 3}
     assert state["profile"]["counts"] == {"search": 3}
-    assert kpis.sessions_started == 1
+    assert fx.kpis.sessions_started == 1
+    assert fx.recommend == {"u": 9000}  # a search asks for fresh recommendations
+
+
+def test_views_feed_history_pairs_and_trending_and_consent_off_clears_history():
+    state, part, fx = new_user_state(), PartitionState(), Effects()
+    cfg = DomainConfig()
+    for n, item in enumerate(["a", "b"]):
+        event = {"event_id": f"v{n}", "event_type": "view_item", "ts": 1000 + n,
+                 "session_id": "s", "item_id": item, "category": "c", "price": 5.0,
+                 "user_id": "u"}
+        apply_event(state, "clickstream", event, part, cfg, fx)
+    assert [p.item_a for p in fx.pairs] == ["a", "b"]  # viewed in the same session
+    assert state["recommend"]["recent"]
+    assert part.trending.snapshot(2000)["overall"]
+    consent = {"event_id": "c1", "event_type": "consent", "ts": 3000, "user_id": "u",
+               "personalization": False}
+    apply_event(state, "privacy-requests", consent, part, cfg, fx)
+    view = {"event_id": "v9", "event_type": "view_item", "ts": 4000, "session_id": "s",
+            "item_id": "z", "category": "c", "price": 5.0, "user_id": "u"}
+    apply_event(state, "clickstream", view, part, cfg, fx)
+    assert state["recommend"]["recent"] == [] and len(fx.pairs) == 2

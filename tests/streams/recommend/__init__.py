@@ -1,0 +1,1 @@
+"""Tests of the recommendation domain package (streams/recommend)."""
