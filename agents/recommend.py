@@ -1,8 +1,9 @@
 """Faust wiring of live recommendation features.
 
 Why a second agent: co-visitation is knowledge about *items*, so it is keyed by item.
-The user side sends pair updates to the internal topic ``item-pairs`` keyed by the
-first item (a repartition); the ``item_pairs`` agent owns that item's state and, when
+The user side sends pair updates to the internal topic ``item-pairs``, on the partition
+of the first item (a repartition, one message per partition per batch); the
+``item_pairs`` agent owns that item's state and, when
 its top neighbours change materially, writes them to the ``item-neighbours`` global
 table. Faust replicates a global table's changelog (a compacted topic) to every worker,
 so the user side reads any item's neighbours locally. Trending lists are per user
@@ -55,8 +56,14 @@ class Recommender:
         """Send the batch's pairs, refresh trending, publish due recommendation features."""
         from agents.pipeline import as_current
 
+        # One message per item partition per batch: a Faust send costs far more than the
+        # pair itself. The item side keys its state by item, on partition_of(item).
+        by_partition: dict[int, list[PairUpdate]] = defaultdict(list)
         for pair in result.effects.pairs:
-            await self.pairs_topic.send(key=pair.item_a.encode(), value=orjson.dumps(list(pair)))
+            by_partition[self.pipeline.partition_of(pair.item_a.encode())].append(pair)
+        for partition, pairs in by_partition.items():
+            await self.pairs_topic.send(value=orjson.dumps([list(p) for p in pairs]),
+                                        partition=partition)
         for partition in result.partitions:
             watermark = self.pipeline.intake.watermark(partition)
             trend = self.pipeline.partition_state(partition).trending
@@ -112,11 +119,12 @@ class Recommender:
         event_of: dict[str, faust.EventT] = {}
         for event in events:
             try:
-                pair = PairUpdate(*orjson.loads(event.message.value))
+                pairs = [PairUpdate(*row) for row in orjson.loads(event.message.value)]
             except (TypeError, orjson.JSONDecodeError):
                 continue  # internal topic: only this agent's own messages are expected
-            by_item[pair.item_a].append(pair)
-            event_of[pair.item_a] = event
+            for pair in pairs:
+                by_item[pair.item_a].append(pair)
+                event_of[pair.item_a] = event
         for item, updates in by_item.items():
             state = self.items.get(item) or new_item_state()
             published = apply_pairs(state, updates, self.covis)
