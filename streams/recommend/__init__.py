@@ -11,7 +11,7 @@ owner in the wiring (``agents/``):
   ``item-neighbours`` topic read back as a global table;
 - user partition, per-partition object (:mod:`~streams.recommend.trending`): decayed
   trending overall and per category, snapshots merged across partitions;
-- on publish (:mod:`~streams.recommend.throttle`): candidates
+- on publish (throttled by :mod:`streams.throttle`): candidates
   (:mod:`~streams.recommend.candidates`) and the contract message
   (:mod:`~streams.recommend.features`).
 

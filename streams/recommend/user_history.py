@@ -15,7 +15,7 @@ Section layout (a JSON dict under ``state["recommend"]``, STATE_CONVENTIONS rule
   ``max_bought`` and forgotten after ``bought_ttl_ms`` of event time.
 - ``sess``: start of the current session (event time; a gap longer than
   ``session_gap_ms`` starts a new one). ``last``: newest event time applied.
-- ``pub`` / ``pend``: the output throttle (see :mod:`streams.recommend.throttle`).
+- ``pub`` / ``pend``: unused (the wiring throttles with :mod:`streams.throttle`).
 
 Which pairs: the new item is paired with up to ``max_pair_distance`` previous items
 of the same session ("viewed in the same session"), and with earlier cart/purchase
