@@ -90,6 +90,14 @@ class WorkerProcess:
         with urllib.request.urlopen(url, timeout=5) as response:
             return response.read().decode()
 
+    def metric(self, name: str, **labels: str) -> float:
+        """Sum of the samples of ``name`` whose labels include ``labels``."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        return sum(sample.value for family in text_string_to_metric_families(self.metrics_text())
+                   for sample in family.samples
+                   if sample.name == name and labels.items() <= sample.labels.items())
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-5000:]
 
