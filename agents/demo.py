@@ -49,8 +49,6 @@ def parse_metrics(text: str) -> tuple[dict[tuple[str, str], float], dict[str, fl
     duplicates = 0.0
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if not sample.value:  # series the worker creates at 0 (metrics.init_series)
-                continue
             if sample.name == "ecom_events_consumed_total":
                 consumed[(sample.labels["topic"], sample.labels["event_type"])] = sample.value
             elif sample.name == "ecom_dead_letters_total":

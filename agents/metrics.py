@@ -8,6 +8,7 @@ per batch, not once per event, to keep the hot path cheap.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter as Tally
 from collections.abc import Iterable
 
@@ -191,33 +192,46 @@ disable_created_metrics()
 
 def observe_event_times(ts_ms: Iterable[int], now_s: float) -> None:
     """Observe event time -> ``now_s`` for a batch's accepted events (``ts`` in epoch ms)."""
-    observe = EVENT_TIME_LATENCY.observe
     now_ms = now_s * 1000.0
-    for ts in ts_ms:
-        observe(max(0.0, now_ms - ts) / 1000.0)
+    observe_many(EVENT_TIME_LATENCY, [max(0.0, now_ms - ts) / 1000.0 for ts in ts_ms])
+
+
+def observe_many(histogram: Histogram, values: list[float]) -> None:
+    """``histogram.observe(v)`` for each of ``values``, in one pass.
+
+    Why: ``observe`` takes a lock for the sum and one for the bucket, per value, about
+    1 µs; a batch of values falls in few buckets, so counting them first and adding
+    once per bucket costs a fifth of that. Same result as observing one by one (a test
+    compares the two); it reads the histogram's bucket list, which prometheus-client
+    has kept unchanged since 0.4, and falls back to ``observe`` if that ever changes.
+    For a histogram without labels, or one child of a labelled one.
+    """
+    bounds = getattr(histogram, "_upper_bounds", None)
+    buckets = getattr(histogram, "_buckets", None)
+    if bounds is None or buckets is None or len(bounds) != len(buckets):
+        for value in values:
+            histogram.observe(value)
+        return
+    counts = [0] * len(bounds)
+    for value in values:
+        counts[bisect_left(bounds, value)] += 1  # first bound >= value, as observe() does
+    for bucket, n in zip(buckets, counts, strict=True):
+        if n:
+            bucket.inc(n)
+    if values:
+        histogram._sum.inc(sum(values))
 
 
 def init_series() -> None:
-    """Create every known label combination at 0.
+    """Create the back-pressure counter's series at 0, one per consumed topic.
 
     Why: a labelled counter has no series until its first increment, and PromQL over a
-    missing series returns nothing instead of 0, so a dashboard shows "No data" and a
-    ratio such as dead letters / consumed disappears exactly when it matters. The label
-    sets are the contract's closed lists, so this adds a fixed number of series.
+    missing series returns nothing instead of 0. Back-pressure is rare, so without this
+    its panel would read "No data" rather than "none". The pipeline's own labelled
+    counters are left to appear with their first increment: tests and the demo read
+    their presence as "it happened", and the rules fall back to 0 where a ratio needs it.
     """
     from agents.config import INPUT_TOPICS
-    from schemas.fields import TOPICS
-    from schemas.validation import ERROR_CODES
 
-    for topic in INPUT_TOPICS:
-        EVENTS_CONSUMED.labels(topic, "invalid")
-        for event_type in TOPICS[topic].events:
-            EVENTS_CONSUMED.labels(topic, event_type)
-            EVENTS_PROCESSED.labels(topic, event_type)
-        for code in ERROR_CODES:
-            DEAD_LETTERS.labels(topic, code)
-        DUPLICATES.labels(topic)
-        REKEYED.labels(topic)
     for topic in (*INPUT_TOPICS, "rekeyed"):
         TOPIC_BUFFER_FULL.labels(topic)
-    TRIGGERS.labels("cart_abandoned")

@@ -57,8 +57,8 @@ class Monitoring:
         self.topic_label: dict[str, str] = {
             physical: logical for logical, physical in settings.topics.items()
         }
-        #: Topics whose lag is measured: the configured ones (inputs and the rekeyed
-        #: topic), not the table changelogs that Faust reads only to recover.
+        #: Topics whose lag is measured: the configured ones this worker consumes
+        #: (inputs, rekeyed, item-pairs), not the table changelogs Faust reads to recover.
         self.lagged_topics = set(self.topic_label)
         self._lag_series: set[tuple[str, str]] = set()
         self._seen: dict[tuple[Counter, Hashable], float] = {}

@@ -49,7 +49,7 @@ def resolved() -> dict:
 
 def test_compose_file_is_valid_and_complete(resolved):
     services = resolved["services"]
-    assert {"kafka", "topics", "worker", "generator"} <= set(services)
+    assert {"kafka", "topics", "worker", "generator", "prometheus", "grafana"} <= set(services)
     assert services["kafka"]["image"].startswith("apache/kafka:")
     assert "broker,controller" in services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"]
     assert services["worker"]["deploy"]["replicas"] == 2
@@ -63,3 +63,51 @@ def test_every_command_parses_and_every_variable_is_valid(resolved):
             env = {k: str(v) for k, v in service.get("environment", {}).items()}
             assert set(env) <= known, f"{name}: unknown variables {set(env) - known}"
             Settings.from_env(env)  # raises ConfigError naming a bad variable
+
+
+def _mounts(service: dict) -> dict[str, str]:
+    """Container path -> host path of a resolved service's bind mounts."""
+    out = {}
+    for volume in service.get("volumes", []):
+        if isinstance(volume, str):
+            source, target = volume.split(":")[:2]
+        else:
+            source, target = volume.get("source", ""), volume["target"]
+        out[target] = source
+    return out
+
+
+def test_prometheus_scrapes_the_workers_with_the_rules(resolved):
+    services = resolved["services"]
+    prometheus = services["prometheus"]
+    assert prometheus["image"].startswith("prom/prometheus:")
+    mounts = _mounts(prometheus)
+    assert Path(mounts["/etc/prometheus"]).resolve() == ROOT / "deploy" / "prometheus"
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+    config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "ecomstream-worker"]
+    (sd,) = job["dns_sd_configs"]
+    # The scraped name is the worker service; the port is the one its metrics listen on.
+    assert sd["names"] == ["worker"] and "worker" in services
+    worker_env = {k: str(v) for k, v in services["worker"].get("environment", {}).items()}
+    port = Settings.from_env(worker_env).metrics_port
+    assert sd["port"] == port and str(port) in map(str, services["worker"]["expose"])
+
+
+def test_grafana_gets_the_provisioning_and_the_dashboards(resolved):
+    grafana = resolved["services"]["grafana"]
+    assert grafana["image"].startswith("grafana/grafana:")
+    mounts = _mounts(grafana)
+    provisioning = Path(mounts["/etc/grafana/provisioning"]).resolve()
+    assert provisioning == ROOT / "deploy" / "grafana" / "provisioning"
+    providers = yaml.safe_load(
+        (provisioning / "dashboards" / "dashboards.yml").read_text())["providers"]
+    (path,) = [p["options"]["path"] for p in providers]
+    assert Path(mounts[path]).resolve() == ROOT / "deploy" / "grafana" / "dashboards"
+    home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert home.startswith(path + "/")
+    assert (ROOT / "deploy/grafana/dashboards" / Path(home).name).is_file()
+    (source,) = yaml.safe_load(
+        (provisioning / "datasources" / "prometheus.yml").read_text())["datasources"]
+    assert source["url"] == "http://prometheus:9090"  # the prometheus service's port
+    assert "prometheus" in resolved["services"]
