@@ -30,6 +30,7 @@ TOPIC_VARIABLES: dict[str, str] = {
     "marketing-triggers": "ECOM_TOPIC_MARKETING_TRIGGERS",
     "rekeyed": "ECOM_TOPIC_REKEYED",
     "item-pairs": "ECOM_TOPIC_ITEM_PAIRS",
+    "fraud-entity-updates": "ECOM_TOPIC_FRAUD_ENTITY_UPDATES",
 }
 
 #: Topics the worker consumes, in the contract's order.
@@ -117,12 +118,16 @@ VARIABLES: tuple[Variable, ...] = (
     *(
         Variable(env, logical, f"Name of the `{logical}` topic.")
         for logical, env in TOPIC_VARIABLES.items()
-        if logical not in ("rekeyed", "item-pairs")
+        if logical not in ("rekeyed", "item-pairs", "fraud-entity-updates")
     ),
     Variable("ECOM_TOPIC_REKEYED", "ecomstream-rekeyed", "Internal topic for messages "
              "whose key was not their `user_id`."),
     Variable("ECOM_TOPIC_ITEM_PAIRS", "ecomstream-item-pairs", "Internal topic: "
              "co-visitation pair updates, keyed by item."),
+    Variable("ECOM_TOPIC_FRAUD_ENTITY_UPDATES", "ecomstream-fraud-entity-updates",
+             "Internal topic: fraud entity updates, on the entity's partition."),
+    Variable("ECOM_CHECKPOINT_INTERVAL_S", "2", "Least wall-clock time between two "
+             "checkpoints of a partition's state (models, sketches, trending)."),
     Variable("ECOM_RECOMMEND_INTERVAL_S", "1", "Least wall-clock time between two "
              "`recommendation-features` messages for one user."),
 )
@@ -162,6 +167,7 @@ class Settings:
     advertised_host: str = ""
     profile_interval_s: float = 10.0
     recommend_interval_s: float = 1.0
+    checkpoint_interval_s: float = 2.0
     session_gap_ms: int = 30 * 60_000
     cart_abandon_ms: int = 60 * 60_000
     log_level: str = "info"
@@ -262,6 +268,7 @@ class Settings:
             advertised_host=get("ECOM_ADVERTISED_HOST"),
             profile_interval_s=_number(get, "ECOM_PROFILE_INTERVAL_S", float, 0, 86_400),
             recommend_interval_s=_number(get, "ECOM_RECOMMEND_INTERVAL_S", float, 0, 86_400),
+            checkpoint_interval_s=_number(get, "ECOM_CHECKPOINT_INTERVAL_S", float, 0, 3600),
             session_gap_ms=int(_number(get, "ECOM_SESSION_GAP_MIN", float, 0.1, 10_080) * 60_000),
             cart_abandon_ms=int(_number(get, "ECOM_CART_ABANDON_MIN", float, 0.1, 43_200)
                                 * 60_000),

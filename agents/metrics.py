@@ -235,3 +235,26 @@ def init_series() -> None:
 
     for topic in (*INPUT_TOPICS, "rekeyed"):
         TOPIC_BUFFER_FULL.labels(topic)
+
+
+# --- fraud scoring (agents/fraud.py) ---------------------------------------------------
+RISK_SCORES = Counter("ecom_risk_scores", "risk-scores messages published, by decision.",
+                      ["decision"], registry=REGISTRY)
+FRAUD_SCORE = Histogram("ecom_fraud_score", "Risk scores of scored payments and orders.",
+                        buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99),
+                        registry=REGISTRY)
+FRAUD_ALERTS = Counter("ecom_fraud_alerts", "fraud-alerts published, by severity and reason "
+                       "code (an alert counts once per reason).", ["severity", "reason"],
+                       registry=REGISTRY)
+RULE_HITS = Counter("ecom_fraud_rule_hits", "Rule hits, by rule id.", ["rule"],
+                    registry=REGISTRY)
+FRAUD_LABELS = Counter("ecom_fraud_labels", "Labels joined to a scored event, by label.",
+                       ["label"], registry=REGISTRY)
+MODEL_ROC_AUC = Gauge("ecom_fraud_model_roc_auc", "Online ROC AUC over recent labels.",
+                      ["partition"], registry=REGISTRY)
+MODEL_AP = Gauge("ecom_fraud_model_average_precision", "Online average precision over "
+                 "recent labels.", ["partition"], registry=REGISTRY)
+MODEL_PRECISION = Gauge("ecom_fraud_model_precision_at_budget", "Share of labelled alerts "
+                        "that were fraud.", ["partition"], registry=REGISTRY)
+MODEL_WARMING_UP = Gauge("ecom_fraud_model_warming_up", "1 while only rules alert.",
+                         ["partition"], registry=REGISTRY)

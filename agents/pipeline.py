@@ -34,6 +34,8 @@ from agents.config import INPUT_TOPICS, KEYED_OUTPUT_TOPICS, Settings
 from schemas.validation import Rejection
 from streams import profile
 from streams.batch import BatchResult, apply_batch
+from streams.fraud.config import FraudConfig
+from streams.fraud.history import summary as risk_summary
 from streams.intake import Accepted, Intake, RawRecord, Rejected, Rekey
 from streams.partition_state import PartitionState
 from streams.throttle import Throttle
@@ -53,6 +55,7 @@ def domain_config(settings: Settings) -> DomainConfig:
         dedup_max=settings.dedup_max_per_user,
         profile=profile.ProfileConfig(session_gap_ms=settings.session_gap_ms,
                                       abandon_after_ms=settings.cart_abandon_ms),
+        fraud=FraudConfig(secret=settings.pii_secret.encode()),
     )
 
 
@@ -72,9 +75,11 @@ class Pipeline:
     cfg: DomainConfig
     agent: Any = None
     recommender: Any = None
+    fraud: Any = None
     profile_throttle: Throttle = field(default_factory=lambda: Throttle(10_000))
     _parts: dict[int, PartitionState] = field(default_factory=dict)
     _due: dict[int, DueIndex] = field(default_factory=dict)
+    _checkpointed: dict[int, float] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ per-partition
     def partition_state(self, partition: int) -> PartitionState:
@@ -100,13 +105,15 @@ class Pipeline:
         """Drop caches: a partition may come back with state written by another worker."""
         self._parts.clear()
         self._due.clear()
+        self._checkpointed.clear()
 
     # ------------------------------------------------------------------------ batch
     async def handle(self, events: Iterable[faust.EventT]) -> None:
         """Process one batch of Faust events (the agent's body)."""
         now_ms = int(time.time() * 1000)
         accepted, rejected, consumed, on_partition = await self._classify(events, now_ms)
-        result = apply_batch(accepted, self.users.get, self.partition_state, self.cfg)
+        result = apply_batch(accepted, self.users.get, self.partition_state, self.cfg,
+                             entities=self.fraud.entities)
         for user_id in result.changed:
             # Faust files a table write under the partition of the "current event"
             # (changelog partition and RocksDB shard). In a batch there is none, so
@@ -118,14 +125,28 @@ class Pipeline:
                              keep_state=user_id in result.changed)
         await self._fire_due_triggers(result, on_partition)
         await self.recommender.after_batch(result, on_partition, now_ms)
-        for partition in result.partitions:
-            with as_current(on_partition[partition]):
-                self.partitions[str(partition)] = b64encode(
-                    self.partition_state(partition).to_bytes()).decode()
+        await self.fraud.after_batch(result)
+        self._checkpoint(result.partitions, on_partition)
         await self._publish_profiles(result.changed, now_ms)
         for item in rejected + result.failed:
             await self.dead_letters.send(key=item.record.key, value=item.dead_letter(now_ms))
         _count(consumed, result, rejected)
+
+    def _checkpoint(self, partitions: Iterable[int], on_partition: dict) -> None:
+        """Write the partitions' state, at most once per checkpoint interval each.
+
+        Models are a few hundred KB, so they are not written every batch. After a
+        crash, what the partition aggregates learnt since the last checkpoint is lost
+        (the users' own states and counts are exact: they are written every batch).
+        """
+        now = time.monotonic()
+        for partition in partitions:
+            if now - self._checkpointed.get(partition, 0.0) < self.settings.checkpoint_interval_s:
+                continue
+            self._checkpointed[partition] = now
+            with as_current(on_partition[partition]):
+                self.partitions[str(partition)] = b64encode(
+                    self.partition_state(partition).to_bytes()).decode()
 
     async def _classify(
         self, events: Iterable[faust.EventT], now_ms: int
@@ -210,8 +231,10 @@ class Pipeline:
             return None
         partition = self.partition_of(user_id.encode())
         as_of = max(self.intake.watermark(partition) or 0, state["last_seen_ms"] or 0)
-        return profile.snapshot(state["profile"], user_id, as_of,
+        snap = profile.snapshot(state["profile"], user_id, as_of,
                                 self.partition_state(partition).profile_stats, self.cfg.profile)
+        snap["risk"] = risk_summary(state["fraud"])
+        return snap
 
     async def erase(self, user_id: str, event: faust.EventT, *, keep_state: bool) -> None:
         """Delete the user's state and publish a tombstone on every keyed output topic."""
@@ -347,9 +370,11 @@ def install_pipeline(app: faust.App, settings: Settings) -> Pipeline:
     async def flush_profiles() -> None:
         await pipeline.flush_profiles()
 
+    from agents.fraud import install_fraud
     from agents.recommend import install_recommendations
     from agents.views import install_views
 
     pipeline.recommender = install_recommendations(app, settings, pipeline, _table)
+    pipeline.fraud = install_fraud(app, settings, pipeline)
     install_views(app, pipeline)
     return pipeline

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from schemas.validation import Rejection
 from streams.intake import Accepted, Rejected
@@ -62,6 +63,8 @@ def apply_batch(
     load_state: Callable[[str], UserState | None],
     partition_state: Callable[[int], PartitionState],
     cfg: DomainConfig,
+    *,
+    entities: Any = None,
 ) -> BatchResult:
     """Apply ``accepted`` in order; ``load_state(user_id)`` gives the stored state or None.
 
@@ -76,6 +79,7 @@ def apply_batch(
     (1, 1, {'clickstream/page_view': 1})
     """
     result = BatchResult()
+    result.effects.entities = entities  # read-only view of the fraud entity table
     states = result.states
     for item in accepted:
         user_id = item.user_id

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pickle
 from dataclasses import dataclass, field
 
+from streams.fraud.model import FraudModel
 from streams.profile import PartitionStats
 from streams.recommend.trending import Trending
 
@@ -22,10 +23,12 @@ class PartitionState:
 
     profile_stats: PartitionStats = field(default_factory=PartitionStats)
     trending: Trending = field(default_factory=Trending)
+    fraud_model: FraudModel = field(default_factory=FraudModel)
 
     def to_bytes(self) -> bytes:
         return pickle.dumps({"profile_stats": self.profile_stats.to_bytes(),
-                             "trending": self.trending.to_bytes()}, protocol=5)
+                             "trending": self.trending.to_bytes(),
+                             "fraud_model": self.fraud_model.to_bytes()}, protocol=5)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> PartitionState:
@@ -42,4 +45,6 @@ class PartitionState:
             state.profile_stats = PartitionStats.from_bytes(parts["profile_stats"])
         if "trending" in parts:
             state.trending = Trending.from_bytes(parts["trending"])
+        if "fraud_model" in parts:
+            state.fraud_model = FraudModel.from_bytes(parts["fraud_model"])
         return state

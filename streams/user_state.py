@@ -17,6 +17,10 @@ from typing import Any
 
 from streams import profile
 from streams.dedup import dedup_key, is_duplicate, remember
+from streams.fraud import scoring
+from streams.fraud.config import FraudConfig
+from streams.fraud.history import identities, new_history, update_history
+from streams.fraud.rules import RuleSet, load_default_rules
 from streams.partition_state import PartitionState
 from streams.recommend import interactions as rec_interactions
 from streams.recommend import user_history
@@ -33,6 +37,8 @@ class DomainConfig:
     dedup_max: int = 5000
     profile: profile.ProfileConfig = field(default_factory=profile.ProfileConfig)
     history: user_history.UserParams = field(default_factory=user_history.UserParams)
+    fraud: FraudConfig = field(default_factory=FraudConfig)
+    rules: RuleSet = field(default_factory=load_default_rules)
 
 
 @dataclass
@@ -42,12 +48,17 @@ class Effects:
     kpis: profile.Kpis = field(default_factory=profile.Kpis)
     pairs: list[PairUpdate] = field(default_factory=list)  # co-visitation, to the item side
     recommend: dict[str, int] = field(default_factory=dict)  # user -> event ts to publish at
+    scores: list[scoring.ScoreResult] = field(default_factory=list)
+    labels: list[scoring.LabelResult] = field(default_factory=list)
+    entity_updates: list[dict[str, Any]] = field(default_factory=list)  # to the entity side
+    entities: Any = None  # read view: "<kind>:<key>" -> entity state (a global table)
 
 
 def new_user_state() -> UserState:
     """An empty state for a user seen for the first time (or again after erasure)."""
     return {"seen": {}, "counts": {}, "first_seen_ms": None, "last_seen_ms": None,
-            "profile": profile.new_profile(), "recommend": user_history.new_section()}
+            "profile": profile.new_profile(), "recommend": user_history.new_section(),
+            "fraud": new_history()}
 
 
 def apply_event(
@@ -77,6 +88,7 @@ def apply_event(
     prof = state["profile"]
     profile.apply_event(prof, topic, event, part.profile_stats, cfg.profile, effects.kpis)
     _recommend(state, topic, event, part, cfg, effects)
+    _fraud(state, topic, event, part, cfg, effects)
     counts = state["counts"]
     count_key = f"{topic}/{event['event_type']}"
     counts[count_key] = counts.get(count_key, 0) + 1
@@ -107,6 +119,27 @@ def _recommend(state: UserState, topic: str, event: dict[str, Any], part: Partit
             topic == "privacy-requests" and event["event_type"] == "consent"):
         user_id = event["user_id"]
         effects.recommend[user_id] = max(event["ts"], effects.recommend.get(user_id, 0))
+
+
+def _fraud(state: UserState, topic: str, event: dict[str, Any], part: PartitionState,
+           cfg: DomainConfig, effects: Effects) -> None:
+    """Score payments and orders before they enter the history; learn from labels."""
+    history = state["fraud"]
+    fcfg = cfg.fraud
+    ids = identities(event, fcfg)
+    if topic == "fraud-labels":
+        result = scoring.on_label(event, history, part.fraud_model, fcfg)
+        effects.labels.append(result)
+        effects.entity_updates.extend(result.entity_updates)
+    elif scoring.is_scorable(topic, event, fcfg):
+        keys = scoring.entity_keys_of(topic, event, ids)
+        table = effects.entities if effects.entities is not None else {}
+        view = {kind: table.get(f"{kind}:{key}") for kind, key in keys.items()}
+        scored = scoring.score(event, topic, history, view, part.fraud_model, cfg.rules, fcfg,
+                               ids=ids)
+        effects.scores.append(scored)
+        effects.entity_updates.extend(scored.entity_updates)
+    update_history(history, topic, event, fcfg, ids)
 
 
 def forget_user(state: UserState, part: PartitionState) -> None:
