@@ -51,8 +51,11 @@ NOT_YET_EXPORTED: frozenset[str] = frozenset({
 })
 
 #: Exported, but only once delayed fraud labels have arrived (20+ for the quality
-#: gauges), which a short run may or may not reach: valid queries, data optional.
+#: gauges) or a rule or the model has alerted, which a short run may or may not reach:
+#: the queries must be valid, data is optional.
 NEEDS_LABELS: frozenset[str] = frozenset({
+    "ecom_fraud_alerts_total",
+    "ecom_fraud_rule_hits_total",
     "ecom_fraud_model_roc_auc",
     "ecom_fraud_model_average_precision",
     "ecom_fraud_model_precision_at_budget",
@@ -155,7 +158,7 @@ def test_dashboards_and_rules_against_a_real_prometheus(bootstrap_servers, tmp_p
                    "the worker's agents", worker=worker)
         sent: list[int] = []
         traffic = threading.Thread(target=lambda: sent.append(generate(
-            settings, rate=RATE, duration=DURATION_S, fraud_share=0.05, seed=11,
+            settings, rate=RATE, duration=DURATION_S, fraud_share=0.3, seed=11,
             malformed_share=0.05)), daemon=True)
         traffic.start()
         send_mis_keyed(settings, "u424242")  # so that re-keying has data too
