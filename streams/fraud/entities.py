@@ -25,7 +25,8 @@ Entity state (all bounded, event time):
 - ``fl``: arrival times of fraud labels (30 days), an undelayed "recently confirmed fraud".
 
 Updates are applied in any order: a label that overtakes its transaction's count creates the
-bucket, and ratios are clipped to 1.
+bucket, and ratios are clipped to 1. On erasure, :func:`erasure_updates` (op ``forget``)
+removes the user's hash from the devices and cards their history names.
 
 >>> from streams.fraud.config import FraudConfig
 >>> cfg = FraudConfig(secret=b"k", entity_bucket_ms=1_000)
@@ -52,6 +53,7 @@ __all__ = [
     "apply_update",
     "distinct_since",
     "entity_keys",
+    "erasure_updates",
     "fraud_labels_since",
     "fraud_run",
     "label_updates",
@@ -144,6 +146,21 @@ def label_updates(
     ]
 
 
+def erasure_updates(history: Mapping[str, Any], user_hash: str) -> list[EntityUpdate]:
+    """Updates that remove an erased user's hash from the devices and cards they used.
+
+    The user's own section is deleted with the user; entity states hold only keyed hashes
+    and forget them within a day anyway, but an erasure should not wait for that. Terminal
+    states keep counts only and need nothing.
+    """
+    return [
+        {"kind": kind, "key": key, "op": "forget", "user": user_hash}
+        for kind, table in (("device", history.get("devices") or {}),
+                            ("card", history.get("cards") or {}))
+        for key in table
+    ]  # fmt: skip
+
+
 def _remember(table: dict[str, int], key: str, ts: int, cap: int) -> None:
     if key in table:
         if ts > table[key]:
@@ -164,6 +181,9 @@ def apply_update(
 ) -> EntityState:
     """Apply one update dict to an entity's state (created when ``None``); return it."""
     st = state if state is not None else new_entity()
+    if update["op"] == "forget":
+        st["u"].pop(update["user"], None)
+        return st
     ts: int = update["ts"]
     if st["last"] is None or ts > st["last"]:
         st["last"] = ts

@@ -3,7 +3,10 @@
 Why these parts (measured in docs/fraud.md, "Model choice"):
 
 - **Anomaly score from the first event.** River ``HalfSpaceTrees`` scores every event and
-  learns from it without labels. HST needs features in a known box; instead of a
+  learns from it without labels. HST scores 0 until its first window is full, so for the
+  first ``hst_window`` events of a partition the anomaly score is
+  ``1 - exp(-m / 3)`` with ``m`` the mean of the five largest |z| of the standardised inputs
+  (how far the event is from the running means). HST needs features in a known box; instead of a
   ``MinMaxScaler`` (which needs a warm-up pass and is wrecked by one outlier) every feature
   is mapped to ``[0, 1]`` by a fixed function of its kind (:func:`squash`): ``x / (x + s)``
   for counts, amounts, durations and multiples (``s`` the feature's typical scale, so a
@@ -361,7 +364,14 @@ class FraudModel:
                 squashed[name] = 0.0 if x < 0.0 else 1.0 if x > 1.0 else x
             else:
                 squashed[name] = 0.0 if x < 0.0 else 1.0 if x > 1.0 else x
-        a = float(self.hst.score_one(squashed))
+        if self.n_scored >= self.settings.hst_window:
+            a = float(self.hst.score_one(squashed))
+        else:
+            # Half-Space Trees score 0 during their first window (they have no reference
+            # mass yet): until then, the distance from the running means stands in.
+            _, z0, _ = self._encode([*vector, 0.0], update_scaler=False)
+            top = sorted((abs(z) for z in z0[:-1]), reverse=True)[:5]
+            a = 1.0 - math.exp(-sum(top) / (3.0 * len(top))) if top else 0.0
         self.hst.learn_one(squashed)
         vector.append(a)
         x, zs, bins = self._encode(vector, update_scaler=True)
@@ -417,7 +427,7 @@ class FraudModel:
         weights = self.lr._weights
         w = out.blend
         x = out.x
-        total_z = sum(abs(z) for z in out.z) or 1.0
+        total_z = sum(abs(z) for z in out.z[:-1]) or 1.0  # the anomaly input itself aside
         result = []
         for i, spec in enumerate(INPUTS):
             name = spec.name

@@ -9,6 +9,7 @@ from streams.fraud.entities import (
     apply_update,
     distinct_since,
     entity_keys,
+    erasure_updates,
     fraud_labels_since,
     fraud_run,
     label_updates,
@@ -89,3 +90,14 @@ def test_horizon_trims_old_buckets_and_state_stays_json() -> None:
 def test_orders_do_not_count_as_transactions() -> None:
     st = _tx(None, T0, count=False)
     assert st["b"] == [] and distinct_since(st, "u", 0) == 1
+
+
+def test_erasure_forgets_the_user_on_its_devices_and_cards() -> None:
+    history = {"devices": {"d1": [0, 0, 1]}, "cards": {"c1": [0, 0, 1]}}
+    ups = erasure_updates(history, "uh")
+    assert {(u["kind"], u["key"], u["op"]) for u in ups} == {("device", "d1", "forget"),
+                                                             ("card", "c1", "forget")}
+    st = _tx(None, T0, user="uh")
+    st = _tx(st, T0, user="other")
+    st = apply_update(st, ups[0], CFG)
+    assert set(st["u"]) == {"other"}
