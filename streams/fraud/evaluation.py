@@ -375,14 +375,21 @@ class PatternReport:
 
     pattern: str
     payments: int
-    flagged: int
+    detected: int
+    """Payments that got a severity (model band or rule): an alert before suppression."""
+    held: int
     """Payments whose decision was ``review`` or ``block``."""
     alerted: int
-    """Payments that produced a published alert."""
-    recall_flagged: float | None
-    recall_alerted: float | None
+    """Payments that produced a published alert (after per-user suppression)."""
     roc_auc: float | None
     """AUC of the risk score, this pattern against legit payments."""
+
+    def recall(self, count: int) -> float | None:
+        """``count / payments`` for a fraud pattern (None for ``legit``)."""
+        return count / self.payments if self.payments and self.pattern != "legit" else None
+
+
+_Row = tuple[str, float, bool, bool, bool]  # pattern, risk, detected, held, alerted
 
 
 def evaluate_simulator(
@@ -405,87 +412,90 @@ def evaluate_simulator(
     runner = LocalRunner(cfg, rules if rules is not None else load_default_rules())
     sim = TrafficSimulator(sim_config)
     count_from = sim_config.start_ms + int(skip_days * DAY)
-    scored: list[tuple[str, float, bool, bool]] = []  # pattern, risk, flagged, alerted
+    scored: list[_Row] = []
     started = time.perf_counter()
     n_events = 0
     for topic, event in sim:
         n_events += 1
         result = runner.process(topic, event)
-        if (
-            topic == "payments"
-            and isinstance(result, ScoreResult)
-            and event["ts"] >= count_from
-        ):
-            pattern = sim.fraud_pattern_of(event["payment_id"]) or "legit"
+        if topic == "payments" and isinstance(result, ScoreResult) and event["ts"] >= count_from:
             scored.append(
-                (pattern, float(result.risk_score["risk_score"]),
-                 result.decision != "approve", result.alert is not None)
-            )  # fmt: skip
+                (
+                    sim.fraud_pattern_of(event["payment_id"]) or "legit",
+                    float(result.risk_score["risk_score"]),
+                    result.severity is not None,
+                    result.decision != "approve",
+                    result.alert is not None,
+                )
+            )
     seconds = time.perf_counter() - started
-    legit_scores = [s for p, s, _, _ in scored if p == "legit"]
+    legit_scores = [r[1] for r in scored if r[0] == "legit"]
     reports = []
     for pattern in (*PATTERNS, "legit"):
         mine = [r for r in scored if r[0] == pattern]
-        n = len(mine)
-        flagged = sum(1 for r in mine if r[2])
-        alerted = sum(1 for r in mine if r[3])
         auc = None
         if pattern != "legit" and mine and legit_scores:
-            auc = roc_auc([r[1] for r in mine] + legit_scores, [1] * n + [0] * len(legit_scores))
+            auc = roc_auc(
+                [r[1] for r in mine] + legit_scores, [1] * len(mine) + [0] * len(legit_scores)
+            )
         reports.append(
             PatternReport(
-                pattern=pattern, payments=n, flagged=flagged, alerted=alerted,
-                recall_flagged=flagged / n if n and pattern != "legit" else None,
-                recall_alerted=alerted / n if n and pattern != "legit" else None,
+                pattern=pattern,
+                payments=len(mine),
+                detected=sum(1 for r in mine if r[2]),
+                held=sum(1 for r in mine if r[3]),
+                alerted=sum(1 for r in mine if r[4]),
                 roc_auc=auc,
             )
-        )  # fmt: skip
+        )
     fraud = [r for r in scored if r[0] != "legit"]
-    flagged_all = [r for r in scored if r[2]]
-    alerted_all = [r for r in scored if r[3]]
+    labels = [r[0] != "legit" for r in scored]
+    scores = [r[1] for r in scored]
     summary = {
         "events": n_events,
         "payments": len(scored),
         "frauds": len(fraud),
-        "precision_flagged": _share_fraud(flagged_all),
-        "precision_alerted": _share_fraud(alerted_all),
-        "recall_flagged": sum(1 for r in fraud if r[2]) / len(fraud) if fraud else None,
-        "roc_auc": roc_auc([r[1] for r in scored], [r[0] != "legit" for r in scored])
-        if fraud and legit_scores else None,
-        "average_precision": average_precision(
-            [r[1] for r in scored], [r[0] != "legit" for r in scored]
-        ) if fraud else None,
+        "precision_detected": _share_fraud([r for r in scored if r[2]]),
+        "precision_held": _share_fraud([r for r in scored if r[3]]),
+        "precision_alerted": _share_fraud([r for r in scored if r[4]]),
+        "recall_detected": sum(1 for r in fraud if r[2]) / len(fraud) if fraud else None,
+        "recall_held": sum(1 for r in fraud if r[3]) / len(fraud) if fraud else None,
+        "roc_auc": roc_auc(scores, labels) if fraud and legit_scores else None,
+        "average_precision": average_precision(scores, labels) if fraud else None,
         "seconds": seconds,
         "model_version": runner.model.model_version,
         "quality": runner.model.quality.snapshot(),
-    }  # fmt: skip
+    }
     return reports, summary
 
 
-def _share_fraud(rows: Sequence[tuple[str, float, bool, bool]]) -> float | None:
+def _share_fraud(rows: Sequence[_Row]) -> float | None:
     return sum(1 for r in rows if r[0] != "legit") / len(rows) if rows else None
 
 
 def patterns_markdown(reports: Sequence[PatternReport], summary: Mapping[str, Any]) -> str:
     """The per-pattern table for docs/fraud.md."""
     lines = [
-        "| pattern | payments | flagged (review/block) | recall | alerted | recall (alerts) "
-        "| AUC vs legit |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| pattern | payments | detected | recall | held (review/block) | recall "
+        "| alerts published | AUC vs legit |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in reports:
         lines.append(
-            f"| {r.pattern} | {r.payments:,} | {r.flagged:,} | {_fmt(r.recall_flagged)} | "
-            f"{r.alerted:,} | {_fmt(r.recall_alerted)} | {_fmt(r.roc_auc)} |"
+            f"| {r.pattern} | {r.payments:,} | {r.detected:,} | {_fmt(r.recall(r.detected))} | "
+            f"{r.held:,} | {_fmt(r.recall(r.held))} | {r.alerted:,} | {_fmt(r.roc_auc)} |"
         )
     lines.append(
-        f"| **all fraud** | {summary['frauds']:,} | | {_fmt(summary['recall_flagged'])} | | | "
-        f"{_fmt(summary['roc_auc'])} |"
+        f"| **all fraud** | {summary['frauds']:,} | | {_fmt(summary['recall_detected'])} | | "
+        f"{_fmt(summary['recall_held'])} | | {_fmt(summary['roc_auc'])} |"
+    )
+    lines.append(
+        f"| **precision** | | | {_fmt(summary['precision_detected'])} | | "
+        f"{_fmt(summary['precision_held'])} | {_fmt(summary['precision_alerted'])} | |"
     )
     lines.append("")
     lines.append(
-        f"Precision of the flagged payments: {_fmt(summary['precision_flagged'])}; of the "
-        f"alerts: {_fmt(summary['precision_alerted'])}; average precision of the risk score: "
+        f"Average precision of the risk score over all payments: "
         f"{_fmt(summary['average_precision'])}."
     )
     return "\n".join(lines)

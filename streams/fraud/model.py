@@ -1,39 +1,46 @@
 """The per-partition fraud model: anomaly detector, supervised learner, policy, quality.
 
-Why these parts (measured in docs/fraud.md, "Model choice"):
+Why these parts (measurements in docs/fraud.md, "Model choice"):
 
-- **Anomaly score from the first event.** River ``HalfSpaceTrees`` scores every event and
-  learns from it without labels. HST scores 0 until its first window is full, so for the
-  first ``hst_window`` events of a partition the anomaly score is
-  ``1 - exp(-m / 3)`` with ``m`` the mean of the five largest |z| of the standardised inputs
-  (how far the event is from the running means). HST needs features in a known box; instead of a
-  ``MinMaxScaler`` (which needs a warm-up pass and is wrecked by one outlier) every feature
-  is mapped to ``[0, 1]`` by a fixed function of its kind (:func:`squash`): ``x / (x + s)``
-  for counts, amounts, durations and multiples (``s`` the feature's typical scale, so a
-  typical value lands at 0.5), identity for flags and ratios, ``(1 + tanh(x / s)) / 2``
-  for z-scores. No statistics needed, identical on every partition and after a restore.
-- **Supervised score from arrived labels.** River ``LogisticRegression`` learns only in
-  :meth:`FraudModel.learn`, which the scoring module calls with the vector that was scored
-  for a payment when, and only when, its label arrives. Its input is *additive and
-  piecewise*: every feature gives a standardised linear term (log-scaled first when
-  heavy-tailed; running mean and variance of the scored population, so no warm-up pass)
-  plus a one-hot *bin* term (a fixed log-spaced grid for amounts, multiples, counts and
-  durations, tenths for ratios). The bins let a linear model bend ("above about 220 is
-  fraud", "a fraud run older than four weeks is over") as a tree would, at the cost of a
-  few dict entries; a forest (ARF, AMF) measured 20-60x slower per event for less AP.
+- **An anomaly score from the first event.** Without labels the model can only say "this
+  is unusual". The anomaly score is the mean of two unsupervised parts: River
+  ``HalfSpaceTrees`` (joint structure: an unusual *combination* of values) and a
+  *distance* ``1 - exp(-m / 3)``, ``m`` the mean of the five largest |z| of the
+  standardised inputs (an extreme single value). Measured alone, the distance beat every
+  Half-Space-Trees setting tried on both the handbook and the simulator; the mean keeps
+  most of its quality and adds HST's view. HST scores 0 until its first window
+  (``hst_window`` events) is full, so until then the distance stands alone. HST needs its
+  inputs in a known box: instead of a ``MinMaxScaler`` (warm-up pass, ruined by one
+  outlier) each feature is mapped into ``[0, 1]`` by a fixed function of its kind
+  (:func:`squash`): ``x / (x + s)`` for counts, amounts, durations, days and multiples
+  (``s`` the feature's typical scale), identity for flags and ratios,
+  ``(1 + tanh(x / s)) / 2`` for z-scores. No statistics, no warm-up, the same everywhere.
+- **A supervised score from arrived labels.** River ``LogisticRegression`` (plain SGD)
+  learns only in :meth:`FraudModel.learn`, which :func:`streams.fraud.scoring.on_label`
+  calls with the vector that was scored for a payment, when and only when its label
+  arrives. Its input is *additive and piecewise*: each input gives a standardised linear
+  term (log first when heavy-tailed; running mean and variance of the scored events, so no
+  warm-up pass) and a one-hot *bin* (a fixed log grid for amounts and multiples, finer for
+  the event amount; octave halves for counts and durations; whole days for day counts;
+  tenths for ratios; half units for z-scores). The bins let a linear model bend ("above
+  about 220 is fraud", "a fraud run four weeks old is over") as a tree would, for a few
+  dict entries per event. An active bin has the value ``bin_value`` (2): SGD then moves the
+  sparse bin weights four times faster than the dense ones, so rare but telling bins are
+  learned in time. Forests (River ARF, AMF) measured worse and 10-30x dearer.
 - **Averaged weights.** Predictions use an exponential moving average of the SGD weights
-  (horizon ``1 / weight_averaging`` updates), which removes most of the noise of single
-  rare-class updates without slowing learning. The average is maintained lazily per weight.
+  (rate ``weight_averaging``), which removes most of the noise of single rare-class updates
+  (average precision +0.04 on the handbook). The average is kept lazily per weight: between
+  two updates an SGD weight is constant, so its average catches up in closed form.
 - **Stacking and blending.** The anomaly score is also an input of the regression, which
-  learns how much it is worth. The combined risk is ``w * p + (1 - w) * a`` with ``w`` the
-  share of ``supervised_full_after_frauds`` fraud labels learned so far (capped at 1): the
-  anomaly score alone at first, the supervised probability once it has seen enough fraud.
+  learns what it is worth. The risk is ``w * p + (1 - w) * a`` with ``w`` the share of
+  ``supervised_full_after_frauds`` fraud labels learned (capped at 1): the anomaly score
+  alone at first, the supervised probability once it has learned from enough fraud.
 
 The object also holds the partition's :class:`~streams.fraud.threshold.ThresholdPolicy`
-and :class:`~streams.fraud.quality.QualityMonitor`, so one checkpoint
-(:meth:`to_bytes`) restores everything a partition decided with. :attr:`model_version` is
+and :class:`~streams.fraud.quality.QualityMonitor`, so one checkpoint (:meth:`to_bytes`)
+restores everything the partition decides with. :attr:`model_version` is
 ``"<name>-<labels learned>"``: it changes with every label learned, so an alert names the
-exact model state that raised it.
+model state that raised it.
 
 >>> from streams.fraud.config import FraudConfig
 >>> from streams.fraud.features import FEATURE_NAMES
@@ -68,14 +75,19 @@ __all__ = ["INPUTS", "FraudModel", "ModelOutput", "squash"]
 #: (it gets the finer bins).
 INPUTS: tuple[FeatureSpec, ...] = (
     *FEATURES,
-    FeatureSpec("anomaly_score", "ratio", 0.5, "Half-Space-Trees anomaly score of the event"),
+    FeatureSpec(
+        "anomaly_score", "ratio", 0.5,
+        "unsupervised score: mean of Half-Space Trees and the distance from the running means",
+    ),
 )
 INPUT_NAMES: tuple[str, ...] = tuple(s.name for s in INPUTS)
 _HEAVY = frozenset({"count", "amount", "duration", "multiple"})
 _SQUASHED = _HEAVY | {"days"}
-_LOG10 = 1.0 / math.log(10.0)
-_LOG2 = 1.0 / math.log(2.0)
 _PICKLE_PROTOCOL = 5
+# How each input is encoded (precomputed once: the encoder is the hot loop).
+_LIN_IDENTITY, _LIN_LOG, _LIN_CLIP = 0, 1, 2
+_BIN_NONE, _BIN_LOG10, _BIN_LOG2, _BIN_DAYS, _BIN_TENTHS, _BIN_HALVES = 0, 1, 2, 3, 4, 5
+_SQ_IDENTITY, _SQ_RATIO, _SQ_TANH, _SQ_CYCLIC = 0, 1, 2, 3
 
 
 def _squash_code(spec: FeatureSpec) -> int:
@@ -104,12 +116,6 @@ def squash(spec: FeatureSpec, x: float) -> float:
     if kind == "cyclic":
         x = 0.5 + 0.5 * x
     return 0.0 if x < 0.0 else 1.0 if x > 1.0 else x
-
-
-# How each input is encoded (precomputed once: the encoder is the hot loop).
-_LIN_IDENTITY, _LIN_LOG, _LIN_CLIP = 0, 1, 2
-_BIN_NONE, _BIN_LOG10, _BIN_LOG2, _BIN_DAYS, _BIN_TENTHS, _BIN_HALVES = 0, 1, 2, 3, 4, 5
-_SQ_IDENTITY, _SQ_RATIO, _SQ_TANH, _SQ_CYCLIC = 0, 1, 2, 3
 
 
 def _plan(spec: FeatureSpec, per_decade: int) -> tuple[int, int, float]:
@@ -242,15 +248,20 @@ class FraudModel:
 
     # ---------------------------------------------------------------------------- encoding
     def _encode(
-        self, vector: Sequence[float], *, update_scaler: bool
+        self, vector: list[float], *, update_scaler: bool, hst_score: float | None = None
     ) -> tuple[dict[str, float], list[float], list[int | None]]:
         """Regression input of a raw vector: standardised linear terms and one-hot bins.
 
         Linear term: ``log1p`` for heavy-tailed kinds, clipped for z-scores, else as is;
         then standardised with the running mean and variance (Welford), clipped to
-        ``scaler_clip``. Bin term: one key ``"<input>#<bin>"`` with value 1.
+        ``scaler_clip``. Bin term: one key ``"<input>#<bin>"`` with value ``bin_value``.
+
+        When scoring, ``vector`` holds the features only: the anomaly score is computed
+        here, once the features' z are known, and appended (see :meth:`score`).
         """
         plan = self._plan
+        last = len(plan) - 1
+        scoring = len(vector) == last
         clip = self.settings.scaler_clip
         one = self.settings.bin_value
         if update_scaler:
@@ -262,6 +273,10 @@ class FraudModel:
         zs: list[float] = []
         bins: list[int | None] = []
         for i, (name, lin, bin_code, factor) in enumerate(plan):
+            if i == last and scoring:
+                top = sorted((z if z >= 0.0 else -z for z in zs), reverse=True)[:5]
+                distance = 1.0 - math.exp(-sum(top) / (3.0 * len(top))) if top else 0.0
+                vector.append(distance if hst_score is None else 0.5 * (hst_score + distance))
             raw = vector[i]
             if lin == _LIN_LOG:
                 v = log1p(raw) if raw > 0.0 else 0.0
@@ -364,17 +379,16 @@ class FraudModel:
                 squashed[name] = 0.0 if x < 0.0 else 1.0 if x > 1.0 else x
             else:
                 squashed[name] = 0.0 if x < 0.0 else 1.0 if x > 1.0 else x
-        if self.n_scored >= self.settings.hst_window:
-            a = float(self.hst.score_one(squashed))
-        else:
-            # Half-Space Trees score 0 during their first window (they have no reference
-            # mass yet): until then, the distance from the running means stands in.
-            _, z0, _ = self._encode([*vector, 0.0], update_scaler=False)
-            top = sorted((abs(z) for z in z0[:-1]), reverse=True)[:5]
-            a = 1.0 - math.exp(-sum(top) / (3.0 * len(top))) if top else 0.0
+        # Half-Space Trees score 0 during their first window (no reference mass yet): until
+        # then the distance part stands alone.
+        hst = (
+            float(self.hst.score_one(squashed))
+            if self.n_scored >= self.settings.hst_window
+            else None
+        )
         self.hst.learn_one(squashed)
-        vector.append(a)
-        x, zs, bins = self._encode(vector, update_scaler=True)
+        x, zs, bins = self._encode(vector, update_scaler=True, hst_score=hst)
+        a = vector[-1]
         p = self._supervised(x) if self.n_learned else 0.0
         full = self.settings.supervised_full_after_frauds
         w = min(1.0, self.n_frauds_learned / full) if full > 0 else 1.0

@@ -101,7 +101,8 @@ def test_simulator_report_and_cost_on_a_small_run() -> None:
     assert set(by) == {"account_takeover", "card_testing", "stolen_card", "refund_abuse", "legit"}
     assert summary["frauds"] == sum(r.payments for p, r in by.items() if p != "legit")
     assert summary["frauds"] > 0 and summary["payments"] > by["legit"].payments
-    assert any(r.recall_flagged is not None for p, r in by.items() if p != "legit")
+    assert any(r.recall(r.detected) is not None for p, r in by.items() if p != "legit")
+    assert by["legit"].recall(by["legit"].held) is None
     assert "| card_testing |" in patterns_markdown(reports, summary)
     events = TrafficSimulator(sim_cfg).take(3000)
     cost = measure_cost(events, FraudConfig(secret=b"k"))
