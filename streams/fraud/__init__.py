@@ -21,7 +21,7 @@ See ``docs/fraud.md``.
 """
 
 from streams.fraud.config import FraudConfig, ModelSettings
-from streams.fraud.entities import apply_update, new_entity
+from streams.fraud.entities import apply_update, erasure_updates, new_entity
 from streams.fraud.history import identities, new_history, summary, update_history
 from streams.fraud.model import FraudModel
 from streams.fraud.rules import RulesError, RuleSet, load_default_rules
@@ -44,6 +44,7 @@ __all__ = [
     "ScoreResult",
     "apply_update",
     "entity_keys_of",
+    "erasure_updates",
     "identities",
     "is_scorable",
     "load_default_rules",

@@ -112,24 +112,29 @@ def identities(event: Mapping[str, Any], cfg: FraudConfig) -> dict[str, str | No
 
 
 # --- small bounded structures ---------------------------------------------------------------
-def _push_ts(lst: list[Any], item: Any, ts: int, horizon: int, cap: int) -> None:
-    """Insert ``item`` (a ts, or a list starting with its ts) in time order; drop old ones."""
-    if not lst or (lst[-1] if isinstance(item, int) else lst[-1][0]) <= ts:
-        lst.append(item)
-    elif isinstance(item, int):
-        bisect.insort(lst, item)
+def _first(entry: list[Any]) -> int:
+    return entry[0]
+
+
+def _push_time(lst: list[int], ts: int, horizon: int, cap: int) -> None:
+    """Insert a timestamp in order (late events included); drop those <= horizon, cap."""
+    if not lst or lst[-1] <= ts:
+        lst.append(ts)
     else:
-        bisect.insort(lst, item, key=lambda e: e[0])
-    cut = 0
-    n = len(lst)
-    if isinstance(item, int):
-        while cut < n and lst[cut] <= horizon:
-            cut += 1
+        bisect.insort(lst, ts)
+    cut = max(bisect.bisect_right(lst, horizon), len(lst) - cap)
+    if cut > 0:
+        del lst[:cut]
+
+
+def _push_entry(lst: list[list[Any]], entry: list[Any], horizon: int, cap: int) -> None:
+    """The same for ``[ts, ...]`` entries."""
+    if not lst or lst[-1][0] <= entry[0]:
+        lst.append(entry)
     else:
-        while cut < n and lst[cut][0] <= horizon:
-            cut += 1
-    cut = max(cut, n - cap)
-    if cut:
+        bisect.insort(lst, entry, key=_first)
+    cut = max(bisect.bisect_right(lst, horizon, key=_first), len(lst) - cap)
+    if cut > 0:
         del lst[:cut]
 
 
@@ -204,7 +209,7 @@ def update_history(
                 if sid:
                     _session(h, sid, ts, cfg)[1] = ts
             else:
-                _push_ts(h["failed_logins"], ts, ts, ts - cfg.event_window_ms, cfg.event_max)
+                _push_time(h["failed_logins"], ts, ts - cfg.event_window_ms, cfg.event_max)
         elif etype == "add_to_cart":
             sid = event.get("session_id")
             if sid:
@@ -228,7 +233,7 @@ def update_history(
             amount = float(event.get("amount") or 0.0)
             if etype == "payment_authorized":
                 totals["payments"] += 1
-                _push_ts(h["pays"], [ts, amount], ts, ts - cfg.pay_window_ms, cfg.pay_max)
+                _push_entry(h["pays"], [ts, amount], ts - cfg.pay_window_ms, cfg.pay_max)
                 amt = h["amt"]
                 n = amt[0] + 1
                 x = math.log1p(amount)
@@ -237,7 +242,7 @@ def update_history(
                 amt[0], amt[1], amt[2] = n, mean, amt[2] + delta * (x - mean)
             else:
                 totals["declines"] += 1
-                _push_ts(h["declines"], ts, ts, ts - cfg.event_window_ms, cfg.event_max)
+                _push_time(h["declines"], ts, ts - cfg.event_window_ms, cfg.event_max)
         elif etype == "chargeback":
             totals["chargebacks"] += 1
     elif topic == "orders":
@@ -264,14 +269,14 @@ def update_history(
             amount = float(event.get("amount") or 0.0)
             totals["refunds"] += 1
             totals["refunded"] += amount
-            _push_ts(h["refunds"], [ts, amount], ts, ts - cfg.refund_window_ms, cfg.refund_max)
+            _push_entry(h["refunds"], [ts, amount], ts - cfg.refund_window_ms, cfg.refund_max)
         elif etype == "order_cancelled":
             totals["cancels"] += 1
     elif topic == "fraud-labels":
         labels = h["labels"]
         if event.get("label") == "fraud":
             labels["fraud"] += 1
-            _push_ts(labels["fraud_ts"], ts, ts, ts - cfg.label_window_ms, cfg.label_max)
+            _push_time(labels["fraud_ts"], ts, ts - cfg.label_window_ms, cfg.label_max)
         else:
             labels["legit"] += 1
 
@@ -305,8 +310,8 @@ def summary(h: History) -> dict[str, Any]:
     """
     now = h["last_ts"] or 0
     pays = h["pays"]
-    start_24h = bisect.bisect_right(pays, now - DAY, key=lambda e: e[0])
-    start_7d = bisect.bisect_right(pays, now - 7 * DAY, key=lambda e: e[0])
+    start_24h = bisect.bisect_right(pays, now - DAY, key=_first)
+    start_7d = bisect.bisect_right(pays, now - 7 * DAY, key=_first)
     totals = h["totals"]
     alert = h.get("alert") or {}
     return {

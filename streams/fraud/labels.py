@@ -82,12 +82,18 @@ class JoinedLabel:
 
 
 def _expire(pending: dict[str, list[Any]], now: int, cfg: FraudConfig) -> None:
+    """Drop expired entries and make room for one more.
+
+    Entries are inserted in event-time order (give or take late events), so the oldest sit
+    at the front of the dict: stop at the first one still alive instead of scanning all.
+    """
     horizon = now - cfg.pending_ttl_ms
-    stale = [k for k, e in pending.items() if e[0] < horizon]
-    for k in stale:
-        del pending[k]
-    while len(pending) >= cfg.pending_max:
-        del pending[min(pending, key=lambda k: pending[k][0])]
+    while pending:
+        first = next(iter(pending))
+        if pending[first][0] < horizon or len(pending) >= cfg.pending_max:
+            del pending[first]
+        else:
+            break
 
 
 def remember_scored(

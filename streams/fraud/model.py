@@ -56,6 +56,7 @@ True
 
 from __future__ import annotations
 
+import heapq
 import math
 import pickle
 from collections.abc import Mapping, Sequence
@@ -135,14 +136,16 @@ def _plan(spec: FeatureSpec, per_decade: int) -> tuple[int, int, float]:
     return lin, _BIN_NONE, 0.0
 
 
-_BIN_KEYS: dict[tuple[int, int], str] = {}
+#: Per input, bin index -> ``"<input>#<bin>"`` (formatting strings is a visible cost).
+_BIN_KEY_MEMO: list[dict[int, str]] = [{} for _ in INPUTS]
 
 
 def _bin_key(i: int, b: int) -> str:
-    """``"<input>#<bin>"``, memoised (formatting strings is a visible cost per event)."""
-    key = _BIN_KEYS.get((i, b))
+    """The regression key of bin ``b`` of input ``i``, memoised."""
+    keys = _BIN_KEY_MEMO[i]
+    key = keys.get(b)
     if key is None:
-        key = _BIN_KEYS[(i, b)] = f"{INPUT_NAMES[i]}#{b}"
+        key = keys[b] = f"{INPUT_NAMES[i]}#{b}"
     return key
 
 
@@ -269,12 +272,13 @@ class FraudModel:
         count = self._count
         mean, m2 = self._mean, self._m2
         log1p, log, floor, sqrt = math.log1p, math.log, math.floor, math.sqrt
+        memo = _BIN_KEY_MEMO
         x: dict[str, float] = {}
-        zs: list[float] = []
-        bins: list[int | None] = []
+        zs: list[float] = [0.0] * len(plan)
+        bins: list[int | None] = [None] * len(plan)
         for i, (name, lin, bin_code, factor) in enumerate(plan):
             if i == last and scoring:
-                top = sorted((z if z >= 0.0 else -z for z in zs), reverse=True)[:5]
+                top = heapq.nlargest(5, map(abs, zs[:last]))
                 distance = 1.0 - math.exp(-sum(top) / (3.0 * len(top))) if top else 0.0
                 vector.append(distance if hst_score is None else 0.5 * (hst_score + distance))
             raw = vector[i]
@@ -296,11 +300,8 @@ class FraudModel:
                 z = -clip if z < -clip else clip if z > clip else z
                 if z != 0.0:
                     x[name] = z
-            else:
-                z = 0.0
-            zs.append(z)
+                    zs[i] = z
             if bin_code == _BIN_NONE:
-                bins.append(None)
                 continue
             if bin_code == _BIN_LOG10:
                 b = int(floor(log(raw if raw > 0.01 else 0.01) * factor))
@@ -312,8 +313,12 @@ class FraudModel:
                 b = int((raw if 0.0 < raw < 1.0 else 0.0 if raw <= 0.0 else 1.0) * 10.0)
             else:
                 b = int(floor((raw if -10.0 < raw < 10.0 else -10.0 if raw <= -10 else 10.0) * 2.0))
-            bins.append(b)
-            x[_bin_key(i, b)] = one
+            bins[i] = b
+            keys = memo[i]
+            key = keys.get(b)
+            if key is None:
+                key = keys[b] = f"{name}#{b}"
+            x[key] = one
         if self.settings.raw_amount_term:
             k = len(plan)
             v = vector[0]
@@ -404,25 +409,29 @@ class FraudModel:
         if schema != self.schema or len(vector) != len(INPUTS):
             self.n_schema_mismatch += 1
             return False
-        x, _, _ = self._encode(vector, update_scaler=False)
+        x, _, _ = self._encode(list(vector), update_scaler=False)
         weights = self.lr._weights
+        avg = self._avg
+        n = self.n_learned
+        keep1 = 1.0 - self._beta()
         # Bring the averages of the weights about to move up to date first.
         for key in x:
-            entry = self._avg.get(key)
+            entry = avg.get(key)
             if entry is None:
-                self._avg[key] = [weights.get(key, 0.0), self.n_learned]
-            else:
-                entry[0] = self._averaged(key, weights[key])
-                entry[1] = self.n_learned
+                avg[key] = [weights.get(key, 0.0), n]
+            elif entry[1] < n:
+                cur = weights[key]
+                entry[0] = cur + (entry[0] - cur) * keep1 ** (n - entry[1])
+                entry[1] = n
         s = self.settings
         self.lr.learn_one(x, bool(is_fraud), w=s.fraud_weight if is_fraud else 1.0)
-        self.n_learned += 1
+        self.n_learned = n = n + 1
         self.n_frauds_learned += 1 if is_fraud else 0
         beta = self._beta()
         for key in x:
-            entry = self._avg[key]
+            entry = avg[key]
             entry[0] += beta * (weights[key] - entry[0])
-            entry[1] = self.n_learned
+            entry[1] = n
         self._avg_intercept += beta * (self.lr.intercept - self._avg_intercept)
         return True
 

@@ -8,7 +8,7 @@ the worker already holds, and the result is the exact ``risk-scores`` (and maybe
 
 Per event of a user, in the user's order (the wiring)::
 
-    ids = identities(event, cfg)                      # hashes, once per event
+    ids = identities(event, cfg) if topic in ("payments", "orders") else None
     if topic == "fraud-labels":
         res = on_label(event, history, model, cfg)    # join, learn, quality
     elif is_scorable(topic, event):

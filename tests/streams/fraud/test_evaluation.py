@@ -107,6 +107,7 @@ def test_simulator_report_and_cost_on_a_small_run() -> None:
     events = TrafficSimulator(sim_cfg).take(3000)
     cost = measure_cost(events, FraudConfig(secret=b"k"))
     assert cost["score"]["calls"] > 0 and cost["score"]["median_us"] > 0
+    assert cost["checkpoint"]["bytes"] > 1000
 
 
 def test_runner_applies_events_in_the_wiring_order() -> None:
