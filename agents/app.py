@@ -13,6 +13,7 @@ import ssl
 
 import faust
 
+from agents import end_offsets
 from agents.config import Settings
 from schemas.codec import register_orjson_codec
 
@@ -32,10 +33,17 @@ def _credentials(settings: Settings) -> faust.auth.Credentials | None:
     return None
 
 
+class EcomApp(faust.App):
+    """Faust's app with end offsets that hold on every broker (:mod:`agents.end_offsets`)."""
+
+    def _new_transport(self) -> end_offsets.Transport:
+        return end_offsets.Transport(self.conf.broker_consumer, self)
+
+
 def create_app(settings: Settings) -> faust.App:
     """A configured Faust app with no agents yet (see :mod:`agents.pipeline`)."""
     register_orjson_codec()
-    return faust.App(
+    return EcomApp(
         settings.app_id,
         broker=settings.broker_url,
         broker_credentials=_credentials(settings),

@@ -111,7 +111,7 @@ def wait_until(
     With ``worker``, fail at once if that worker process has died.
     """
     deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
+    last: object = None
     while time.monotonic() < deadline:
         if worker is not None and not worker.alive:
             raise AssertionError(f"worker died while waiting for {what}:\n{worker.log()}")
@@ -119,10 +119,12 @@ def wait_until(
             value = check()
             if value:
                 return value
+            last = value
         except Exception as exc:  # the worker may not be listening yet
-            last_error = exc
+            last = exc
         time.sleep(every)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} ({last_error!r})")
+    log = f"\nworker log:\n{worker.log()}" if worker is not None else ""
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r}){log}")
 
 
 def committed_offsets(settings: Settings) -> int:

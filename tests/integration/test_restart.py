@@ -79,8 +79,17 @@ def test_sigkill_and_restart_neither_loses_nor_double_counts(bootstrap_servers, 
         assert not worker.alive
         worker.start()
         sender.join(120)
-        wait_until(lambda: worker.get("/stats")["processed"] == dict(sorted(expected.items())),
-                   180, f"totals {dict(expected)} after restart", every=1, worker=worker)
+        want = dict(sorted(expected.items()))
+        seen: dict = {}
+
+        def complete() -> bool:
+            seen["totals"] = worker.get("/stats")["processed"]
+            return seen["totals"] == want
+
+        try:
+            wait_until(complete, 240, f"totals {want} after restart", every=1, worker=worker)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\nlast totals seen: {seen.get('totals')}") from None
         time.sleep(3)
         assert worker.get("/stats")["processed"] == dict(sorted(expected.items()))
         # The restarted worker resumed from committed offsets with its recovered table:
