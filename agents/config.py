@@ -107,9 +107,8 @@ VARIABLES: tuple[Variable, ...] = (
              "purchase before a cart counts as abandoned (event time)."),
     Variable("ECOM_LOG_LEVEL", "info", "Worker log level."),
     Variable("ECOM_RECOVERY_CONSISTENCY_CHECK", "true", "Faust's start-up check that a "
-             "RocksDB store is not ahead of its changelog. The embedded broker reports a "
-             "partition's end offset as the start of its last record batch, which trips "
-             "the check falsely; `ecomstream demo` and the tests turn it off there."),
+             "RocksDB store is not ahead of its changelog. Leave it on: it holds on the "
+             "embedded broker too, whose end offsets `agents/end_offsets.py` confirms."),
     Variable("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", "One of " + ", ".join(SECURITY_PROTOCOLS)),
     Variable("KAFKA_SASL_MECHANISM", "PLAIN", "One of " + ", ".join(SASL_MECHANISMS)),
     Variable("KAFKA_SASL_USERNAME", "", "SASL user name."),

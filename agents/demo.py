@@ -116,14 +116,12 @@ def run_demo(settings: Settings, *, rate: float, fraud_share: float, seed: int) 
     try:
         if not settings.bootstrap_servers:
             broker = EmbeddedBroker(log_path=str(log_dir / "broker.log")).start()
-            settings = replace(settings, bootstrap_servers=broker.bootstrap_servers,
-                               recovery_consistency_check=False)
+            settings = replace(settings, bootstrap_servers=broker.bootstrap_servers)
         if "ECOM_WEB_PORT" not in os.environ:
             settings = replace(settings, web_port=free_port())
         if "ECOM_METRICS_PORT" not in os.environ:
             settings = replace(settings, metrics_port=free_port())
         env = dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=settings.bootstrap_servers,
-                   ECOM_RECOVERY_CONSISTENCY_CHECK=str(settings.recovery_consistency_check),
                    ECOM_WEB_PORT=str(settings.web_port),
                    ECOM_METRICS_PORT=str(settings.metrics_port))
         print(f"broker {settings.bootstrap_servers}; creating topics...", flush=True)

@@ -39,7 +39,6 @@ def isolated_env(bootstrap_servers: str, **extra: str) -> dict[str, str]:
         "ECOM_METRICS_PORT": str(free_port()),
         "ECOM_LOG_LEVEL": "warning",
         "ECOM_ADVERTISED_HOST": "127.0.0.1",
-        "ECOM_RECOVERY_CONSISTENCY_CHECK": "false",  # see docs/configuration.md
     }
     return env | extra
 
