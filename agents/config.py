@@ -31,6 +31,7 @@ TOPIC_VARIABLES: dict[str, str] = {
     "rekeyed": "ECOM_TOPIC_REKEYED",
     "item-pairs": "ECOM_TOPIC_ITEM_PAIRS",
     "fraud-entity-updates": "ECOM_TOPIC_FRAUD_ENTITY_UPDATES",
+    "fraud-rules": "ECOM_TOPIC_FRAUD_RULES",
 }
 
 #: Topics the worker consumes, in the contract's order.
@@ -51,8 +52,9 @@ KEYED_OUTPUT_TOPICS: tuple[str, ...] = (
     "marketing-triggers",
 )
 
-#: Outputs that hold the latest value per user: compacted.
-COMPACTED_TOPICS: tuple[str, ...] = ("recommendation-features", "user-profiles")
+#: Topics that hold the latest value per key: compacted (the outputs' key is the user;
+#: ``fraud-rules`` holds the rules document in force, docs/fraud.md).
+COMPACTED_TOPICS: tuple[str, ...] = ("recommendation-features", "user-profiles", "fraud-rules")
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
@@ -86,6 +88,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("ECOM_DATA_DIR", "./data", "Where Faust keeps local state (rocksdb)."),
     Variable("ECOM_WEB_PORT", "6066", "Faust web server port (HTTP queries, /stats)."),
     Variable("ECOM_METRICS_PORT", "9100", "Prometheus `/metrics` port; 0 disables it."),
+    Variable("ECOM_METRICS_ENABLED", "true", "`false` turns every Prometheus metric into a "
+             "no-op and serves no `/metrics` (to measure what metrics cost; "
+             "docs/observability.md)."),
     Variable("ECOM_PII_SECRET", DEV_PII_SECRET, "HMAC-SHA256 key for personal data "
              "(at least 16 characters). Set your own in production."),
     Variable("ECOM_MAX_MESSAGE_BYTES", "1048576", "Larger input messages are dead-lettered "
@@ -117,7 +122,7 @@ VARIABLES: tuple[Variable, ...] = (
     *(
         Variable(env, logical, f"Name of the `{logical}` topic.")
         for logical, env in TOPIC_VARIABLES.items()
-        if logical not in ("rekeyed", "item-pairs", "fraud-entity-updates")
+        if logical not in ("rekeyed", "item-pairs", "fraud-entity-updates", "fraud-rules")
     ),
     Variable("ECOM_TOPIC_REKEYED", "ecomstream-rekeyed", "Internal topic for messages "
              "whose key was not their `user_id`."),
@@ -125,6 +130,8 @@ VARIABLES: tuple[Variable, ...] = (
              "co-visitation pair updates, keyed by item."),
     Variable("ECOM_TOPIC_FRAUD_ENTITY_UPDATES", "ecomstream-fraud-entity-updates",
              "Internal topic: fraud entity updates, on the entity's partition."),
+    Variable("ECOM_TOPIC_FRAUD_RULES", "fraud-rules", "Compacted topic of fraud rules "
+             "documents, read by every worker (key `active`; see docs/fraud.md)."),
     Variable("ECOM_CHECKPOINT_INTERVAL_S", "2", "Least wall-clock time between two "
              "checkpoints of a partition's state (models, sketches, trending)."),
     Variable("ECOM_RECOMMEND_INTERVAL_S", "1", "Least wall-clock time between two "
@@ -156,6 +163,7 @@ class Settings:
     data_dir: str = "./data"
     web_port: int = 6066
     metrics_port: int = 9100
+    metrics_enabled: bool = True
     pii_secret: str = DEV_PII_SECRET
     max_message_bytes: int = 1_048_576
     dedup_ttl_ms: int = 7 * 24 * 3_600_000
@@ -257,6 +265,7 @@ class Settings:
             data_dir=get("ECOM_DATA_DIR"),
             web_port=_number(get, "ECOM_WEB_PORT", int, 1, 65535),
             metrics_port=_number(get, "ECOM_METRICS_PORT", int, 0, 65535),
+            metrics_enabled=_flag(get, "ECOM_METRICS_ENABLED"),
             pii_secret=secret,
             max_message_bytes=_number(get, "ECOM_MAX_MESSAGE_BYTES", int, 1024, 100 << 20),
             dedup_ttl_ms=int(_number(get, "ECOM_DEDUP_TTL_HOURS", float, 0.001, 1e5) * 3.6e6),

@@ -110,6 +110,7 @@ class Pipeline:
     # ------------------------------------------------------------------------ batch
     async def handle(self, events: Iterable[faust.EventT]) -> None:
         """Process one batch of Faust events (the agent's body)."""
+        await self.fraud.before_batch()  # a restarted worker first reads the rules in force
         now_ms = int(time.time() * 1000)
         accepted, rejected, consumed, on_partition = await self._classify(events, now_ms)
         result = apply_batch(accepted, self.users.get, self.partition_state, self.cfg,

@@ -9,7 +9,9 @@ An exception while applying one event does not stop the batch: that event become
 ``processing_error`` dead letter and the others go on.
 
 An erasure request replaces the user's state with an empty one, including the
-de-duplication memory: nothing about the user survives. If no later event of the user
+de-duplication memory: nothing about the user survives; ``forget`` updates (in the
+effects' entity updates) take the user's hash out of the fraud entity states of the
+devices and cards their history names. If no later event of the user
 follows in the batch, the wiring deletes the user's key (``erased`` and not
 ``changed``) and publishes tombstones either way. A re-delivered erasure simply erases
 again.
@@ -91,7 +93,7 @@ def apply_batch(
             states[user_id] = state
         if is_erasure(item):
             # Everything held about the user goes; later events start afresh.
-            forget_user(state, part)
+            forget_user(state, user_id, part, cfg, result.effects)
             states[user_id] = new_user_state()
             result.changed.discard(user_id)
             result.erased.append(user_id)

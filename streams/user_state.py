@@ -19,14 +19,19 @@ from streams import profile
 from streams.dedup import dedup_key, is_duplicate, remember
 from streams.fraud import scoring
 from streams.fraud.config import FraudConfig
+from streams.fraud.entities import erasure_updates
 from streams.fraud.history import identities, new_history, update_history
 from streams.fraud.rules import RuleSet, load_default_rules
 from streams.partition_state import PartitionState
+from streams.privacy import pseudonymise
 from streams.recommend import interactions as rec_interactions
 from streams.recommend import user_history
 from streams.recommend.covisitation import PairUpdate
 
 UserState = dict[str, Any]
+
+#: Topics whose events carry the identifiers (device, IP, card) the fraud side hashes.
+_IDENTIFIED_TOPICS = frozenset({"payments", "orders"})
 
 
 @dataclass(frozen=True)
@@ -126,12 +131,16 @@ def _fraud(state: UserState, topic: str, event: dict[str, Any], part: PartitionS
     """Score payments and orders before they enter the history; learn from labels."""
     history = state["fraud"]
     fcfg = cfg.fraud
-    ids = identities(event, fcfg)
+    # Only payments and orders carry identifiers the fraud side uses; hashing them for
+    # every clickstream event would cost ~5 µs each for nothing (docs/fraud.md, "Cost").
+    ids = identities(event, fcfg) if topic in _IDENTIFIED_TOPICS else None
     if topic == "fraud-labels":
         result = scoring.on_label(event, history, part.fraud_model, fcfg)
         effects.labels.append(result)
         effects.entity_updates.extend(result.entity_updates)
     elif scoring.is_scorable(topic, event, fcfg):
+        if ids is None:  # only if a deployment made another topic scorable
+            ids = identities(event, fcfg)
         keys = scoring.entity_keys_of(topic, event, ids)
         table = effects.entities if effects.entities is not None else {}
         view = {kind: table.get(f"{kind}:{key}") for kind, key in keys.items()}
@@ -142,6 +151,16 @@ def _fraud(state: UserState, topic: str, event: dict[str, Any], part: PartitionS
     update_history(history, topic, event, fcfg, ids)
 
 
-def forget_user(state: UserState, part: PartitionState) -> None:
-    """Take the user's contributions out of the partition's aggregates (erasure)."""
+def forget_user(state: UserState, user_id: str, part: PartitionState, cfg: DomainConfig,
+                effects: Effects) -> None:
+    """Take the user's contributions out of the partition's aggregates (erasure).
+
+    Also asks the devices and cards in the user's risk history to forget the user's
+    hash (``forget`` entity updates): the entity states live under other keys, often on
+    other workers, so the history that names them must be read before it is deleted.
+    """
     profile.forget(state["profile"], part.profile_stats)
+    history = state.get("fraud")
+    if history:
+        user_hash = pseudonymise(user_id, cfg.fraud.secret)
+        effects.entity_updates.extend(erasure_updates(history, user_hash))

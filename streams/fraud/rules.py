@@ -43,7 +43,12 @@ from typing import Any
 
 from streams.fraud.features import FEATURE_NAMES
 
-__all__ = ["FIELDS", "RuleHit", "RuleSet", "RulesError", "load_default_rules"]
+__all__ = ["FIELDS", "RULES_KEY", "RuleHit", "RuleSet", "RulesError", "load_default_rules",
+           "rules_from_record"]
+
+#: Key of the ``fraud-rules`` record that holds the rule set in force. Other keys (drafts,
+#: other deployments' sets) are kept in the topic and ignored by the workers.
+RULES_KEY = "active"
 
 #: Fields a rule may test (besides features), as built by :func:`streams.fraud.scoring`.
 FIELDS: frozenset[str] = frozenset(
@@ -307,3 +312,31 @@ def load_default_rules() -> RuleSet:
     """The rules shipped with the package (``streams/fraud/default_rules.json``)."""
     text = resources.files("streams.fraud").joinpath("default_rules.json").read_text("utf-8")
     return RuleSet.from_document(text)
+
+
+def rules_from_record(key: bytes | str | None, value: bytes | str | None) -> RuleSet | None:
+    """The rule set a ``fraud-rules`` record puts in force, or None if it is not for us.
+
+    Key :data:`RULES_KEY` with a JSON (or YAML) document: that document. The same key
+    with no value (a tombstone, which also lets compaction drop it): the shipped rules
+    again. Any other key: None. A document that does not parse or validate raises
+    :class:`RulesError`, whatever went wrong inside, so the caller keeps what it runs.
+
+    >>> rules_from_record(b"active", b'{"version": "v2", "rules": []}').version
+    'v2'
+    >>> rules_from_record(b"draft", b"{}") is None
+    True
+    >>> rules_from_record(b"active", None).version
+    'default-1'
+    """
+    name = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
+    if name != RULES_KEY:
+        return None
+    if value is None:
+        return load_default_rules()
+    try:
+        return RuleSet.from_document(value)
+    except RulesError:
+        raise
+    except Exception as exc:  # e.g. invalid UTF-8, a list where a name was expected
+        raise RulesError(f"unreadable document ({type(exc).__name__})") from None

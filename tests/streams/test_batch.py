@@ -77,3 +77,35 @@ def test_erasure_forgets_everything_and_later_events_start_afresh():
     assert again.erased == ["b"] and "b" in again.changed
     # e1 was seen before the erasure, but that memory is gone too: a fresh profile.
     assert again.states["b"]["counts"] == {"clickstream/page_view": 1}
+
+
+def test_erasure_asks_the_users_devices_and_cards_to_forget_them():
+    from streams.fraud.config import FraudConfig
+    from streams.fraud.entities import apply_update
+    from streams.privacy import pseudonymise
+    from streams.user_state import DomainConfig
+
+    cfg = DomainConfig(fraud=FraudConfig(secret=b"test-secret-0123456789"))
+    pay = {"event_id": "p1", "event_type": "payment_authorized", "user_id": "a", "ts": 5000,
+           "payment_id": "p1", "amount": 20.0, "method": "card", "device_id": "dev-1",
+           "card_fingerprint": "card-1"}
+    rec = RawRecord("payments", b"a", b"", 0, 1)
+    part = PartitionState()
+    first = apply_batch([Accepted("payments", "a", pay, rec)], lambda u: None,
+                        lambda p: part, cfg)
+    entities: dict = {}
+    for upd in first.effects.entity_updates:
+        key = f"{upd['kind']}:{upd['key']}"
+        entities[key] = apply_update(entities.get(key), upd, cfg.fraud)
+    user_hash = pseudonymise("a", cfg.fraud.secret)
+    held = {k for k, st in entities.items() if user_hash in st["u"]}
+    assert {k.split(":")[0] for k in held} == {"device", "card"}
+
+    erased = apply_batch([erasure(2, "a")], first.states.get, lambda p: part, cfg)
+    forget = erased.effects.entity_updates
+    assert {(u["op"], f"{u['kind']}:{u['key']}") for u in forget} == {("forget", k) for k in held}
+    for upd in forget:
+        key = f"{upd['kind']}:{upd['key']}"
+        entities[key] = apply_update(entities[key], upd, cfg.fraud)
+    assert not any(user_hash in st["u"] for st in entities.values())
+    assert "dev-1" not in repr(forget) and "card-1" not in repr(forget)  # hashes only

@@ -37,3 +37,28 @@ def test_views_feed_history_pairs_and_trending_and_consent_off_clears_history():
             "item_id": "z", "category": "c", "price": 5.0, "user_id": "u"}
     apply_event(state, "clickstream", view, part, cfg, fx)
     assert state["recommend"]["recent"] == [] and len(fx.pairs) == 2
+
+
+def test_fraud_step_hashes_identities_only_for_payments_and_orders(monkeypatch):
+    import streams.user_state as user_state
+
+    calls: list[str] = []
+    real = user_state.identities
+
+    def counting(event, cfg):
+        calls.append(event["event_id"])
+        return real(event, cfg)
+
+    monkeypatch.setattr(user_state, "identities", counting)
+    state, part, fx, cfg = new_user_state(), PartitionState(), Effects(), DomainConfig()
+    base = {"user_id": "u", "session_id": "s", "device_id": "d1", "ip": "10.0.0.1"}
+    apply_event(state, "clickstream", base | {"event_id": "c1", "event_type": "page_view",
+                                              "ts": 1000}, part, cfg, fx)
+    apply_event(state, "clickstream", base | {"event_id": "c2", "event_type": "login",
+                                              "ts": 2000, "success": True}, part, cfg, fx)
+    pay = base | {"event_id": "p1", "event_type": "payment_authorized", "ts": 3000,
+                  "payment_id": "p1", "amount": 20.0, "method": "card"}
+    apply_event(state, "payments", pay, part, cfg, fx)
+    assert calls == ["p1"]  # the clickstream costs no hashing in the fraud step
+    assert state["fraud"]["devices"]  # a login still records its device (hashed lazily)
+    assert [s.risk_score["trigger_event_id"] for s in fx.scores] == ["p1"]

@@ -120,3 +120,19 @@ def test_default_rules_load_and_reference_real_inputs() -> None:
 
 def test_empty_rules() -> None:
     assert RuleSet.empty().evaluate({"amount": 1e9}, {}, "payments") == []
+
+
+def test_a_rules_record_is_applied_ignored_or_refused_whole():
+    from streams.fraud.rules import RULES_KEY, rules_from_record
+
+    doc = b'{"version": "v7", "rules": [{"id": "r", "when": ' \
+          b'{"feature": "amount", "op": ">", "value": 1}}]}'
+    assert rules_from_record(RULES_KEY.encode(), doc).version == "v7"
+    assert rules_from_record(RULES_KEY, doc.decode()).version == "v7"
+    assert rules_from_record(b"draft-v8", doc) is None  # another key: not in force
+    assert rules_from_record(None, doc) is None
+    assert rules_from_record(b"active", None).version == "default-1"  # tombstone: shipped
+    for bad in (b'{"version": "v8", "rules": [', b"\xff\xfe", b"[]",
+                b'{"rules": [{"id": "x", "when": {"feature": ["amount"]}}]}'):
+        with pytest.raises(RulesError):
+            rules_from_record(b"active", bad)
