@@ -123,7 +123,8 @@ def run_demo(settings: Settings, *, rate: float, fraud_share: float, seed: int) 
             settings = replace(settings, metrics_port=free_port())
         env = dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=settings.bootstrap_servers,
                    ECOM_WEB_PORT=str(settings.web_port),
-                   ECOM_METRICS_PORT=str(settings.metrics_port))
+                   ECOM_METRICS_PORT=str(settings.metrics_port),
+                   ECOM_METRICS_ENABLED="true")  # the live view is read from /metrics
         print(f"broker {settings.bootstrap_servers}; creating topics...", flush=True)
         create_topics(settings)
         cli = [sys.executable, "-m", "agents.cli"]

@@ -36,7 +36,6 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka.helpers import create_ssl_context
 from aiokafka.structs import TopicPartition
-from prometheus_client import Counter
 
 from agents import metrics
 from agents.config import Settings
@@ -53,10 +52,6 @@ log = logging.getLogger(__name__)
 RULES_WAIT_S = 30.0  # longest a (re)started worker holds its first batch for the rules
 RULES_RETRY_S = 2.0  # pause before reading the rules topic again after an error
 
-# Here rather than in agents.metrics, which another change owns; same registry.
-RULES_REJECTED = Counter("ecom_fraud_rules_rejected", "fraud-rules documents refused "
-                         "(invalid JSON or rules): the running rules stayed in force.",
-                         registry=metrics.REGISTRY)
 
 
 @dataclass
@@ -105,7 +100,7 @@ class RulesDesk:
             rules = rules_from_record(key, value)
         except RulesError as exc:
             self.rejected += 1
-            RULES_REJECTED.inc()
+            metrics.RULES_REJECTED.inc()
             # The message names the mistake's place in the document, never its data.
             log.warning("fraud rules at %s refused, version %r stays: %s",
                         where, current.version, str(exc)[:300])

@@ -4,13 +4,21 @@ Why here and bounded: every label value below comes from a closed set (topic nam
 contract event types, contract error codes), never from a user id, item id or IP, so
 the number of series stays fixed however much traffic flows. Counts are added once
 per batch, not once per event, to keep the hot path cheap.
+
+``ECOM_METRICS_ENABLED=false`` (:func:`set_enabled`, at start-up) replaces every metric
+object of this module by :data:`NULL`, which accepts the same calls and records nothing.
+Callers always go through the module attribute (``metrics.EVENTS_CONSUMED.inc()``), so
+the switch costs them no ``if``; it exists to measure what metrics cost end to end
+(``benchmarks/throughput.py``).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter as Tally
+from collections import OrderedDict
 from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -102,6 +110,56 @@ ITEM_PAIRS = Counter(
     registry=REGISTRY,
 )
 WORKER_UP = Gauge("ecom_worker_up", "1 while the worker's agents run.", registry=REGISTRY)
+
+
+class ServedUsers:
+    """Share of users served non-personalised recommendations, over a sliding window.
+
+    Definition (docs/observability.md): among the distinct users this worker published
+    ``recommendation-features`` to in the last :attr:`window_s` seconds (wall clock), the
+    share whose latest message was non-personalised: ``personalized: false`` (no
+    consent) or no candidate from a personal source (cold start: trending only, or
+    nothing). Past :attr:`max_users` distinct users, the most recently served ones.
+    0 while nobody was served.
+
+    Why a window of users and not of messages: the message share is already PromQL over
+    ``ecom_recommendations_published_total``, and a busy user weighs more in it; this
+    counts each user once. Users are held as ``hash(user_id)`` (salted per process), so
+    the worker keeps no extra copy of ids for a metric; a collision at 64 bits among
+    :attr:`max_users` is negligible. O(1) per message; :meth:`refresh` sets the gauge.
+    """
+
+    def __init__(self, gauge: Gauge, window_s: float = 600.0, max_users: int = 50_000) -> None:
+        self.gauge, self.window_s, self.max_users = gauge, window_s, max_users
+        self._latest: OrderedDict[int, tuple[float, bool]] = OrderedDict()  # oldest first
+        self._nonpersonalized = 0
+
+    def served(self, user_id: str, nonpersonalized: bool, now_s: float) -> None:
+        """Note that ``user_id`` was just published a (non-)personalised message."""
+        key = hash(user_id)
+        old = self._latest.pop(key, None)
+        if old is not None and old[1]:
+            self._nonpersonalized -= 1
+        self._latest[key] = (now_s, nonpersonalized)
+        self._nonpersonalized += nonpersonalized
+
+    def refresh(self, now_s: float) -> float:
+        """Forget users outside the window or over the cap; set and return the share."""
+        latest, oldest = self._latest, now_s - self.window_s
+        while latest and (len(latest) > self.max_users or next(iter(latest.values()))[0] < oldest):
+            _, (_, flag) = latest.popitem(last=False)
+            self._nonpersonalized -= flag
+        share = self._nonpersonalized / len(latest) if latest else 0.0
+        self.gauge.set(share)
+        return share
+
+
+USERS_NONPERSONALIZED_RATIO = Gauge(
+    "ecom_recommendation_users_nonpersonalized_ratio", "Share of the users served "
+    "recommendation features in the last 10 minutes whose latest message was not "
+    "personalised (no consent, or trending only).", registry=REGISTRY,
+)
+USERS_SERVED = ServedUsers(USERS_NONPERSONALIZED_RATIO)
 
 
 def add_kpis(kpis: Kpis) -> None:
@@ -206,6 +264,8 @@ def observe_many(histogram: Histogram, values: list[float]) -> None:
     has kept unchanged since 0.4, and falls back to ``observe`` if that ever changes.
     For a histogram without labels, or one child of a labelled one.
     """
+    if histogram is NULL:
+        return
     bounds = getattr(histogram, "_upper_bounds", None)
     buckets = getattr(histogram, "_buckets", None)
     if bounds is None or buckets is None or len(bounds) != len(buckets):
@@ -248,6 +308,9 @@ FRAUD_ALERTS = Counter("ecom_fraud_alerts", "fraud-alerts published, by severity
                        registry=REGISTRY)
 RULE_HITS = Counter("ecom_fraud_rule_hits", "Rule hits, by rule id.", ["rule"],
                     registry=REGISTRY)
+RULES_REJECTED = Counter("ecom_fraud_rules_rejected", "fraud-rules documents refused "
+                         "(invalid JSON or rules): the running rules stayed in force.",
+                         registry=REGISTRY)
 FRAUD_LABELS = Counter("ecom_fraud_labels", "Labels joined to a scored event, by label.",
                        ["label"], registry=REGISTRY)
 MODEL_ROC_AUC = Gauge("ecom_fraud_model_roc_auc", "Online ROC AUC over recent labels.",
@@ -258,3 +321,48 @@ MODEL_PRECISION = Gauge("ecom_fraud_model_precision_at_budget", "Share of labell
                         "that were fraud.", ["partition"], registry=REGISTRY)
 MODEL_WARMING_UP = Gauge("ecom_fraud_model_warming_up", "1 while only rules alert.",
                          ["partition"], registry=REGISTRY)
+
+
+# --- the switch (ECOM_METRICS_ENABLED) ---------------------------------------------------
+class NullMetric:
+    """Takes every call a metric of this module takes (``labels(...).inc()``, ``set``,
+    ``observe``, ``served``...) and records nothing: what metrics become when disabled."""
+
+    def labels(self, *args: Any, **kwargs: Any) -> NullMetric:
+        return self
+
+    def inc(self, *args: Any, **kwargs: Any) -> None:
+        """No-op; ``observe``, ``set``, ``dec``, ``remove``, ``served`` alias it."""
+
+    observe = set = dec = remove = served = refresh = inc
+
+    def __getattr__(self, name: str) -> Any:  # any rarer method of a metric
+        return self.inc
+
+
+NULL = NullMetric()
+
+#: Module attribute -> the real metric it names; KPI name -> its real counter.
+_REAL: dict[str, Any] = {name: obj for name, obj in globals().items()
+                         if isinstance(obj, (Counter, Gauge, Histogram, ServedUsers))}
+_REAL_KPIS: dict[str, Counter] = dict(KPIS)
+_enabled = True
+
+
+def set_enabled(enabled: bool) -> None:
+    """Swap every metric of this module for :data:`NULL` (False) or back (True).
+
+    Call at start-up, before the agents run (``agents/worker.py``): callers look the
+    metric up on the module at each call, so nothing else changes. Idempotent.
+    """
+    global _enabled
+    _enabled = enabled
+    for name, real in _REAL.items():
+        globals()[name] = real if enabled else NULL
+    for name, real in _REAL_KPIS.items():
+        KPIS[name] = real if enabled else NULL
+
+
+def enabled() -> bool:
+    """Whether metrics record anything (``ECOM_METRICS_ENABLED``)."""
+    return _enabled

@@ -216,10 +216,13 @@ def install_monitoring(app: faust.App, pipeline: Any, *,
     """Add the operational metrics to a worker: zeroed series, the timer, event time.
 
     Call once per app, after :func:`agents.pipeline.install_pipeline` and before the
-    worker starts.
+    worker starts. With metrics disabled (:func:`agents.metrics.set_enabled`) there is
+    nothing to record: no timer and no per-event wrapper are installed.
     """
     metrics.init_series()
     monitoring = Monitoring(app, pipeline.settings)
+    if not metrics.enabled():
+        return monitoring
     instrument_event_time(pipeline)
 
     @app.timer(interval=interval_s, name="ecomstream.monitoring")

@@ -84,6 +84,8 @@ class Recommender:
             await topic.send(key=user_id.encode(), value=orjson.dumps(msg))
             metrics.RECOMMENDATIONS.labels(str(msg["personalized"]).lower()).inc()
             metrics.RECOMMENDATION_FRESHNESS.observe(max(0.0, (now_ms - msg["ts"]) / 1000))
+            metrics.USERS_SERVED.served(user_id, nonpersonalized(msg), now_ms / 1000)
+        metrics.USERS_SERVED.refresh(now_ms / 1000)  # the flush timer calls this too
 
     async def flush(self) -> None:
         """Publish users held back by the throttle (called by a timer)."""
@@ -133,6 +135,27 @@ class Recommender:
                 if published is not None:
                     self.neighbours[item] = published
         metrics.ITEM_PAIRS.inc(sum(len(u) for u in by_item.values()))
+
+
+#: Candidate sources drawn from the user's own history or profile (the rest is trending).
+PERSONAL_SOURCES = frozenset({"covisitation", "recent", "affinity"})
+
+
+def nonpersonalized(msg: dict) -> bool:
+    """Whether a features message carries nothing personal: no consent, or cold start.
+
+    Why not just ``personalized``: a consenting user with no history yet gets
+    ``personalized: true`` with trending candidates only, which is the same experience
+    as no consent; the operational question ("how many users see generic lists?")
+    counts both. Definition in docs/observability.md.
+
+    >>> nonpersonalized({"personalized": True, "candidates": [{"source": "trending"}]})
+    True
+    >>> nonpersonalized({"personalized": True, "candidates": [{"source": "recent"}]})
+    False
+    """
+    return not msg["personalized"] or not any(
+        c["source"] in PERSONAL_SOURCES for c in msg["candidates"])
 
 
 def install_recommendations(app: faust.App, settings: Settings, pipeline: Pipeline,

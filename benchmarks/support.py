@@ -218,6 +218,22 @@ class Progress:
             return None
         return (high - low) / (t1 - t0)
 
+    def rate_fitted(self, low: float, high: float) -> float | None:
+        """Events/s as the least-squares slope of the samples from ``low`` to ``high``.
+
+        Why: a counter that moves in steps (committed offsets: once a second) makes
+        :meth:`rate_between`'s two interpolated points off by up to a step each; a fit
+        over every sample in between averages the steps out.
+        """
+        points = [(t, c) for t, c in self.samples if low <= c <= high]
+        if len(points) < 3:
+            return self.rate_between(low, high)
+        mean_t = sum(t for t, _ in points) / len(points)
+        mean_c = sum(c for _, c in points) / len(points)
+        var = sum((t - mean_t) ** 2 for t, _ in points)
+        slope = sum((t - mean_t) * (c - mean_c) for t, c in points) / var if var else 0.0
+        return slope if slope > 0 else None
+
     def first_nonzero(self) -> float | None:
         return next((t for t, c in self.samples if c > 0), None)
 

@@ -10,7 +10,13 @@ the same machine, broker and topics allow says where the time goes. One run, one
 3. ceiling B: a Faust agent that does nothing per event (:mod:`benchmarks.bare_agent`,
    built by the project's ``create_app``), timed until it has seen all N;
 4. the real pipeline (``python -m agents.cli worker``) on the same topics, until its
-   ``ecom_events_consumed_total`` reaches N, with its totals checked against ``/stats``;
+   consumer group has committed all N, with its totals checked against ``/stats``; then
+   the same worker with ``ECOM_METRICS_ENABLED=false`` (every Prometheus call a no-op, no
+   ``/metrics``, no monitoring timer) as its own consumer group on the same input topics
+   (fresh internal and output topics, so it does not read the first run's item pairs),
+   timed the same way: both rates and their ratio are the end-to-end cost of metrics
+   (``benchmarks.metrics_cost`` has the in-process µs/event). ``--metrics-rounds K`` adds
+   K-1 more on/off pairs, alternating which goes first, to show the run-to-run spread;
 5. latency at a steady rate on fresh topics: each event's ``ts`` is its send time, and the
    worker's ``users`` changelog record of that user carries ``last_seen_ms`` (the newest
    applied ``ts``), so changelog timestamp - ``last_seen_ms`` is produce-to-state latency.
@@ -55,7 +61,7 @@ from kafka import TopicPartition as KafkaTopicPartition
 
 from agents.admin import admin_client, create_topics
 from agents.broker import EmbeddedBroker
-from agents.config import INPUT_TOPICS, Settings
+from agents.config import INPUT_TOPICS, TOPIC_VARIABLES, Settings
 from agents.processes import spawn, stop
 from benchmarks.support import (
     ChildWorker,
@@ -205,10 +211,45 @@ async def consume_raw(settings: Settings, topics: Sequence[str], n: int,
         await consumer.stop()
 
 
+class CommittedCount:
+    """Offsets a consumer group has committed on the input topics, summed: the count of
+    input messages a worker has finished, read from the broker.
+
+    Why from the broker: it is the one count a worker without ``/metrics`` still gives,
+    so the pipeline runs with and without metrics are timed by the same clock. It trails
+    processing by up to the commit interval (1 s), equally at 10 % and 90 % of the run.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.group = settings.app_id
+        self.inputs = {settings.topic(t) for t in INPUT_TOPICS}  # the N pre-produced
+        self.admin = admin_client(settings)
+
+    def __call__(self) -> int:
+        offsets = self.admin.list_group_offsets(self.group)[self.group]
+        return sum(meta.offset for tp, meta in offsets.items()
+                   if tp.topic in self.inputs and meta.offset > 0)
+
+    def close(self) -> None:
+        self.admin.close()
+
+
+def pipeline_env(env: dict[str, str], name: str, enabled: bool) -> dict[str, str]:
+    """``env`` for another pipeline run: same input topics, its own group, ports and
+    every other topic (not the first run's item pairs), metrics on or off."""
+    inputs = {TOPIC_VARIABLES[t] for t in INPUT_TOPICS}
+    fresh = {var: f"{topic}-{name}" for var, topic in env.items()
+             if var in TOPIC_VARIABLES.values() and var not in inputs}
+    return derived_env(env, name, ECOM_METRICS_ENABLED=str(enabled).lower(), **fresh)
+
+
 # ------------------------------------------------------------------------------ Faust runs
 def faust_stage(name: str, worker: ChildWorker, count: Any, n: int, report: Report,
                 profile: tuple[float, Path] | None = None) -> tuple[Stage, Progress]:
     """Watch ``count()`` of a started worker up to ``n``; the sustained rate as a stage.
+
+    A :class:`CommittedCount` moves in once-a-second steps: its rate is a least-squares
+    fit over the samples from 10 % to 90 % rather than the two end points.
 
     With ``profile=(seconds, path)``, py-spy records the worker from 10 % consumed, for at
     most ``seconds`` and no longer than until 90 % (the steady part of the run).
@@ -232,7 +273,8 @@ def faust_stage(name: str, worker: ChildWorker, count: Any, n: int, report: Repo
             stop(spy)
     done = progress.time_at(n) or progress.samples[-1][0]
     first = progress.first_nonzero() or done
-    rate = progress.rate_between(0.1 * n, 0.9 * n)
+    rate = (progress.rate_fitted if isinstance(count, CommittedCount)
+            else progress.rate_between)(0.1 * n, 0.9 * n)
     stage = Stage(name, n, rate, (0.8 * n / rate) if rate else None,
                   wall=done - worker.started,
                   note=f"start-up {first - worker.started:.1f} s")
@@ -401,6 +443,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--skip-latency", action="store_true", help="no latency phase")
     p.add_argument("--skip-per-event", action="store_true",
                    help="no per-event bare Faust agent (only the take_events one)")
+    p.add_argument("--metrics-rounds", type=int, default=1,
+                   help="pipeline runs with ECOM_METRICS_ENABLED=false next to the one with "
+                        "metrics (1); from 2, more on/off pairs; 0: none")
     p.add_argument("--profile", type=float, default=0.0, metavar="SECONDS",
                    help="py-spy the B and pipeline workers for at most SECONDS each during "
                         "their runs (0: off; needs py-spy in the venv)")
@@ -540,11 +585,13 @@ def run(args: argparse.Namespace, bootstrap: str, workdir: Path, report: Report,
     worker = ChildWorker("pipeline", ["agents.cli", "worker", "--no-create-topics"], env,
                          workdir / "pipeline.log")
     stack.callback(worker.stop)
+    committed = CommittedCount(settings)
+    stack.callback(committed.close)
     worker.start()
     profile = (args.profile, workdir / "pipeline.pyspy.txt") if args.profile > 0 else None
     try:
         stage, _ = faust_stage("pipeline  python -m agents.cli worker", worker,
-                               lambda: worker.metrics().total(CONSUMED), n, report, profile)
+                               committed, n, report, profile)
         time.sleep(1.5)  # the last batch is counted before its table writes are served
         metrics = worker.metrics()
         processed = sum(worker.get_json("/stats")["processed"].values())
@@ -563,6 +610,8 @@ def run(args: argparse.Namespace, bootstrap: str, workdir: Path, report: Report,
     report.stages["pipeline"] = stage
     if profile is not None and profile[1].exists():
         report.profiles["pipeline"] = summarise_collapsed(profile[1])
+    if args.metrics_rounds > 0:
+        metrics_comparison(env, n, processed, args.metrics_rounds, workdir, report, stack)
 
     if args.skip_latency:
         return
@@ -581,6 +630,57 @@ def run(args: argparse.Namespace, bootstrap: str, workdir: Path, report: Report,
     finally:
         worker.stop()
     report.latency = ["", *latency_lines(result)]
+
+
+def metrics_comparison(env: dict[str, str], n: int, processed_with: int, rounds: int,
+                       workdir: Path, report: Report, stack: contextlib.ExitStack) -> None:
+    """The pipeline with ``ECOM_METRICS_ENABLED=false`` next to the run above; with
+    ``rounds`` > 1, more pairs, alternating which goes first (the machine drifts)."""
+    ratios = []
+    on_rate = report.stages["pipeline"].rate
+    off_rate = pipeline_run(env, n, processed_with, False, "nometrics", workdir, report, stack)
+    if on_rate and off_rate:
+        ratios.append(on_rate / off_rate)
+    for r in range(2, rounds + 1):
+        rates = {}
+        for enabled in ((False, True) if r % 2 == 0 else (True, False)):
+            name = f"round{r}-{'metrics' if enabled else 'nometrics'}"
+            rates[enabled] = pipeline_run(env, n, processed_with, enabled, name, workdir,
+                                          report, stack)
+        if rates[True] and rates[False]:
+            ratios.append(rates[True] / rates[False])
+    if ratios:
+        report.lines.append(
+            "metrics   : with/without metrics, pipeline throughput ratio per pair: "
+            + ", ".join(f"{x:.3f}" for x in ratios)
+            + (f"; median {sorted(ratios)[len(ratios) // 2]:.3f}" if len(ratios) > 2 else "")
+            + " (1.000 = free; compare with the spread)")
+
+
+def pipeline_run(env: dict[str, str], n: int, processed_with: int, enabled: bool, name: str,
+                 workdir: Path, report: Report, stack: contextlib.ExitStack) -> float | None:
+    """One more pipeline run on the same input topics; its stage, and its rate."""
+    env = pipeline_env(env, name, enabled)
+    settings = Settings.from_env(os.environ | env)
+    create_topics(settings)
+    worker = ChildWorker(f"pipeline-{name}", ["agents.cli", "worker", "--no-create-topics"],
+                         env, workdir / f"pipeline-{name}.log")
+    stack.callback(worker.stop)
+    committed = CommittedCount(settings)
+    stack.callback(committed.close)
+    worker.start()
+    label = f"pipeline, metrics {'on ' if enabled else 'off'} ({name})"
+    try:
+        stage, _ = faust_stage(label, worker, committed, n, report)
+        time.sleep(1.5)  # as above: the last batch's table writes
+        processed = sum(worker.get_json("/stats")["processed"].values())
+    finally:
+        worker.stop()
+    stage.note += (f"; processed {processed:,}"
+                   + ("" if processed == processed_with
+                      else f" -- FIRST PIPELINE RUN {processed_with:,}"))
+    report.stages[f"pipeline-{name}"] = stage
+    return stage.rate
 
 
 def main(argv: Sequence[str] | None = None) -> int:
