@@ -60,11 +60,23 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    import itertools
+    from pathlib import Path
+
     from agents.traffic import READERS, event_time_order, replay
 
     settings = _settings()
-    events = event_time_order(READERS[args.format](args.file))
-    sent = replay(settings, events, progress=not args.quiet)
+    if args.format == "fraud-handbook":
+        # Already in event-time order (labels held back by their delay): streamed, not sorted.
+        from agents.evaluate import handbook_replay_events, send_stream
+
+        events = handbook_replay_events([Path(f) for f in args.file], limit=args.limit,
+                                        label_delay_days=args.label_delay_days)
+        sent = send_stream(settings, events, progress=not args.quiet, rate=args.rate)
+    else:
+        read = itertools.chain.from_iterable(READERS[args.format](f) for f in args.file)
+        events = event_time_order(itertools.islice(read, args.limit))
+        sent = replay(settings, events, progress=not args.quiet)
     print(f"replayed {sent} events", file=sys.stderr)
     return 0
 
@@ -90,10 +102,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from agents.evaluate import recommendations_main
+    from agents.evaluate import FRAUD_EVALUATIONS, fraud_main, recommendations_main
 
     if args.what == "recommendations":
         return recommendations_main(args.rest)
+    if args.what in FRAUD_EVALUATIONS:
+        return fraud_main(args.what, args.rest)
     raise SystemExit(f"unknown evaluation {args.what!r}")
 
 
@@ -131,9 +145,17 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("replay", help="send a recorded stream in event-time order")
-    p.add_argument("file", help="JSON lines (one contract message per line) or a dataset")
-    p.add_argument("--format", choices=("jsonl", "taobao"), default="jsonl",
-                   help="jsonl: contract messages; taobao: UserBehavior CSV")
+    p.add_argument("file", nargs="+",
+                   help="JSON lines (one contract message per line) or dataset file(s)")
+    p.add_argument("--format", choices=("jsonl", "taobao", "fraud-handbook"), default="jsonl",
+                   help="jsonl: contract messages; taobao: UserBehavior CSV; fraud-handbook: "
+                        "the handbook's gzip CSV(s), payments plus labels delayed in event time")
+    p.add_argument("--limit", type=int, default=None,
+                   help="only the first N records (fraud-handbook: transactions, with labels)")
+    p.add_argument("--label-delay-days", type=float, default=7.0,
+                   help="fraud-handbook: event-time delay of each label (default 7)")
+    p.add_argument("--rate", type=float, default=None,
+                   help="fraud-handbook: events per second (default: as fast as possible)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_replay)
 
@@ -146,9 +168,11 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_broker)
 
     p = sub.add_parser("evaluate", help="offline evaluations on public datasets")
-    p.add_argument("what", choices=("recommendations",))
+    p.add_argument("what", choices=("recommendations", "fraud-handbook", "fraud-simulator",
+                                    "fraud-cost"))
     p.add_argument("rest", nargs=argparse.REMAINDER,
-                   help="e.g. taobao ../shared/datasets/taobao/userbehavior_96k.csv")
+                   help="e.g. taobao ../shared/datasets/taobao/userbehavior_96k.csv; "
+                        "fraud-handbook [--limit N] [--eval-start D]; fraud-simulator --days 60")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("config", help="check the configuration and print it")

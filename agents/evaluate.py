@@ -1,8 +1,9 @@
 """``ecomstream evaluate``: the offline evaluations, on files (the I/O side).
 
 Why here: ``streams/`` holds no I/O, so reading the datasets and the command line live
-in ``agents/``; the evaluation itself (the same functions the system runs) is in
-``streams.recommend.evaluation``.
+in ``agents/``; the evaluations themselves (the same functions the system runs) are in
+``streams.recommend.evaluation`` and ``streams.fraud.evaluation``. Also the sending side of
+``ecomstream replay --format fraud-handbook``, which puts the evaluated stream on Kafka.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import argparse
 import csv
 import itertools
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from streams.recommend.evaluation import (
     EvalEvent,
@@ -23,6 +26,13 @@ from streams.recommend.evaluation import (
     with_overrides,
     yoochoose_eval_events,
 )
+
+if TYPE_CHECKING:
+    from agents.config import Settings
+
+#: ``ecomstream evaluate <what>`` -> the subcommand of ``streams.fraud.evaluation.main``.
+FRAUD_EVALUATIONS = {"fraud-handbook": "fraud-handbook", "fraud-simulator": "fraud-simulator",
+                     "fraud-cost": "cost"}
 
 
 def read_rows(path: Path, delimiter: str = ",", limit: int | None = None) -> list[dict[str, str]]:
@@ -73,3 +83,95 @@ def recommendations_main(argv: list[str] | None = None) -> int:
     report.total_seconds = time.perf_counter() - started
     print(format_report(report))
     return 0
+
+
+def fraud_main(what: str, argv: Sequence[str]) -> int:
+    """``ecomstream evaluate fraud-handbook|fraud-simulator|fraud-cost [options]``.
+
+    The evaluation runs the worker's processing step in memory
+    (:class:`streams.fraud.evaluation.LocalRunner`); ``--partitions N`` spreads users
+    with the worker's own partitioner, so each partition's model sees what it would.
+    """
+    from agents.pipeline import partition_of
+    from streams.fraud.evaluation import main
+
+    def read_scores() -> dict[str, float]:
+        from agents.cli import _settings
+
+        return read_risk_scores(_settings())
+
+    return main([FRAUD_EVALUATIONS[what], *argv], partitioner=partition_of,
+                read_scores=read_scores, prog="ecomstream evaluate")
+
+
+def read_risk_scores(settings: Settings, *, idle_s: float = 5.0,
+                     prefix: str = "fdh-p") -> dict[str, float]:
+    """``risk_score`` by ``payment_id`` of the ``risk-scores`` topic, read from the start
+    until nothing new arrives for ``idle_s``; other payments (ids without ``prefix``) are
+    skipped. Outputs are at-least-once: for a payment sent twice, the last message wins."""
+    import orjson
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(
+        settings.topic("risk-scores"), bootstrap_servers=settings.bootstrap_servers,
+        auto_offset_reset="earliest", enable_auto_commit=False, group_id=None,
+        consumer_timeout_ms=int(idle_s * 1000), **settings.kafka_client_kwargs())
+    scores: dict[str, float] = {}
+    try:
+        for record in consumer:
+            if record.value is None:
+                continue  # a tombstone (erasure)
+            msg = orjson.loads(record.value)
+            payment_id = msg.get("payment_id")
+            if isinstance(payment_id, str) and payment_id.startswith(prefix):
+                scores[payment_id] = float(msg["risk_score"])
+    finally:
+        consumer.close()
+    return scores
+
+
+def handbook_replay_events(
+    paths: Sequence[Path], *, limit: int | None = None, label_delay_days: float = 7.0
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(topic, event)`` of the handbook files, in event-time order, labels delayed.
+
+    The same mapping and order as ``ecomstream evaluate fraud-handbook``
+    (:func:`streams.dataset_adapters.handbook_events`); ``limit`` keeps the first
+    transactions, each with its label. Streamed: memory is one delay's worth of labels.
+    """
+    from streams.dataset_adapters import handbook_events, handbook_transactions
+    from streams.fraud.evaluation import read_handbook_rows
+
+    rows = itertools.islice(read_handbook_rows(paths), limit)
+    delay_ms = int(label_delay_days * 86_400_000)
+    for topic, event, _ in handbook_events(handbook_transactions(rows), label_delay_ms=delay_ms):
+        yield topic, event
+
+
+def send_stream(settings: Settings, events: Iterable[tuple[str, dict[str, Any]]], *,
+                progress: bool = True, rate: float | None = None) -> int:
+    """Send ``(topic, event)`` pairs in the given order, keyed by user, without holding
+    them all (``agents.traffic.replay`` sorts, so it needs the whole list).
+
+    ``rate`` (events/s) paces the sending, so that a worker that keeps up reads the
+    topics in the order they were sent (labels after their payments).
+    """
+    from tqdm import tqdm
+
+    from agents.traffic import make_producer, send_event
+
+    producer = make_producer(settings)
+    sent = 0
+    start = time.monotonic()
+    try:
+        for topic, event in tqdm(events, unit="ev", disable=not progress, mininterval=0.5):
+            if rate:
+                ahead = start + sent / rate - time.monotonic()
+                if ahead > 0:
+                    time.sleep(ahead)
+            send_event(producer, settings, topic, event)
+            sent += 1
+    finally:
+        producer.flush()
+        producer.close()
+    return sent

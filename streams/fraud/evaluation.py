@@ -1,12 +1,13 @@
-"""Offline evaluation through the product's own scoring path.
+"""Offline evaluation through the product's own processing step.
 
 Why here and pure: the figures in docs/fraud.md must measure what the system publishes, so
-events go through :class:`LocalRunner`, an in-memory stand-in for the Faust wiring that
-calls exactly :func:`~streams.fraud.scoring.score`, :func:`~streams.fraud.scoring.on_label`,
-:func:`~streams.fraud.history.update_history` and
-:func:`~streams.fraud.entities.apply_update` in the wiring's order, and the metrics are
-computed from the ``risk-scores`` messages it returns. Only :func:`read_handbook_rows` and
-:func:`main` touch files.
+events go through :class:`LocalRunner`, the worker's batch step without Faust or Kafka
+(:class:`~streams.intake.Intake` then :func:`~streams.batch.apply_batch`, the function
+``agents.pipeline.Pipeline.handle`` calls), and the metrics are computed from the
+``risk-scores`` (and ``fraud-alerts``) messages it publishes. The table can also be computed
+from a real ``risk-scores`` topic (:func:`handbook_report_from_scores`). Only
+:func:`read_handbook_rows` and :func:`main` touch files; the dataset mapping is
+:mod:`streams.dataset_adapters`, shared with ``ecomstream replay``.
 
 Two reports:
 
@@ -24,7 +25,8 @@ Two reports:
   per-pattern recall of the decisions (``review`` or ``block``) and of the published alerts,
   the overall precision, and AUC per pattern against legit payments.
 
-Run::
+Run (``ecomstream evaluate fraud-handbook|fraud-simulator|fraud-cost`` is the same, plus
+``--partitions`` and ``--from-topic``, which need Kafka code)::
 
     python -m streams.fraud.evaluation fraud-handbook [--data DIR] [--eval-start 2018-05-18]
     python -m streams.fraud.evaluation simulator [--days 30] [--users 2000]
@@ -37,19 +39,29 @@ import argparse
 import csv
 import gc
 import gzip
-import heapq
 import itertools
 import json
 import os
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
+
+from streams.batch import apply_batch
+from streams.dataset_adapters import (
+    HANDBOOK_LABEL_DELAY_MS,
+    Transaction,
+    handbook_events,
+    handbook_transactions,
+    label_event,
+    payment_event,
+)
 from streams.fraud.config import DAY, FraudConfig
 from streams.fraud.entities import apply_update
 from streams.fraud.history import History, identities, new_history, update_history
@@ -64,6 +76,9 @@ from streams.fraud.scoring import (
     on_label,
     score,
 )
+from streams.intake import Accepted, Intake, RawRecord, Rejected
+from streams.partition_state import PartitionState
+from streams.user_state import DomainConfig, UserState, new_user_state
 
 __all__ = [
     "HANDBOOK_BASELINES",
@@ -71,10 +86,16 @@ __all__ = [
     "HandbookReport",
     "LocalRunner",
     "PatternReport",
+    "Published",
+    "Transaction",
     "evaluate_handbook",
     "evaluate_simulator",
     "handbook_events",
+    "handbook_report_from_scores",
+    "handbook_transactions",
+    "label_event",
     "measure_cost",
+    "payment_event",
     "read_handbook_rows",
 ]
 
@@ -85,139 +106,140 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 # --- the in-memory wiring -----------------------------------------------------------------------
-class LocalRunner:
-    """One partition of the system in memory: user sections, entity tables, one model.
+def _one_partition(key: bytes) -> int:
+    return 0
 
-    Entity updates are applied at once (the real wiring forwards them through a topic, so
-    there they arrive a little later).
+
+@dataclass(slots=True)
+class Published:
+    """What one batch sent to the output topics, as ``FraudDesk.after_batch`` sends it.
+
+    ``risk_scores`` and ``alerts`` are the messages after a JSON round trip (what a
+    consumer of the topic reads). ``scores`` and ``labels`` are the domain results behind
+    them, for figures that are not on the wire (a severity before suppression, whether a
+    label taught the model).
+    """
+
+    risk_scores: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    scores: list[ScoreResult] = field(default_factory=list)
+    labels: list[LabelResult] = field(default_factory=list)
+    dead_letters: list[Rejected] = field(default_factory=list)
+
+
+class LocalRunner:
+    """The worker's processing step in memory, without Faust or Kafka.
+
+    Per batch, exactly what ``agents.pipeline.Pipeline.handle`` does with a batch from
+    Kafka: every event is encoded as the producer sends it (JSON, keyed by ``user_id``),
+    classified by :class:`~streams.intake.Intake` (decode, validate, event time), and the
+    accepted ones go through :func:`~streams.batch.apply_batch`, the product's per-user
+    step (de-duplication, profile, recommendations, fraud scoring and learning). Its
+    ``risk-scores`` / ``fraud-alerts`` messages are returned; its entity updates are
+    applied to the entity table after the batch, as the ``fraud_entities`` agent does
+    (there through a topic, so a little later). The user table, the partition states
+    (one :class:`~streams.fraud.model.FraudModel` each) and the entity table are dicts.
+
+    ``partition_of`` maps a key to its partition (the worker's murmur2 partitioner, say);
+    the default is one partition, i.e. one model that learns from every label.
     """
 
     def __init__(
-        self, cfg: FraudConfig, rules: RuleSet | None = None, model: FraudModel | None = None
+        self,
+        cfg: FraudConfig,
+        rules: RuleSet | None = None,
+        model: FraudModel | None = None,
+        *,
+        partition_of: Callable[[bytes], int] | None = None,
     ) -> None:
         self.cfg = cfg
-        self.rules = rules if rules is not None else load_default_rules()
-        self.model = model if model is not None else FraudModel(cfg)
-        self.histories: dict[str, History] = {}
-        self.entities: dict[str, dict[str, Any]] = {}
+        self.domain = DomainConfig(
+            fraud=cfg, rules=rules if rules is not None else load_default_rules()
+        )
+        self.partition_of = partition_of or _one_partition
+        self.intake = Intake(partition_of=self.partition_of)
+        self.users: dict[str, UserState] = {}
+        self.parts: dict[int, PartitionState] = {}
+        self.entities: dict[str, Any] = {}
+        self._first_model = model
+        self._offset = 0
+        self._now = 0
+
+    @property
+    def rules(self) -> RuleSet:
+        return self.domain.rules
+
+    @property
+    def model(self) -> FraudModel:
+        """The model of the first partition used (the only one by default)."""
+        if not self.parts:
+            return self.partition_state(0).fraud_model
+        return self.parts[min(self.parts)].fraud_model
+
+    @property
+    def histories(self) -> dict[str, History]:
+        """Each user's fraud section (live objects) of the user table."""
+        return {user: state["fraud"] for user, state in self.users.items()}
+
+    @histories.setter
+    def histories(self, sections: Mapping[str, History]) -> None:
+        """Restore fraud sections (a recovered user table); other sections start empty."""
+        for user, section in sections.items():
+            self.users.setdefault(user, new_user_state())["fraud"] = section
+
+    def partition_state(self, partition: int) -> PartitionState:
+        part = self.parts.get(partition)
+        if part is None:
+            model = self._first_model or FraudModel(self.cfg)
+            self._first_model = None
+            part = self.parts[partition] = PartitionState(fraud_model=model)
+        return part
+
+    def process_batch(self, items: Iterable[tuple[str, Mapping[str, Any]]]) -> Published:
+        """Send ``(topic, event)`` pairs through intake and the batch step, in order.
+
+        The clock is event time (the newest ``ts`` so far), so a replay of old data is
+        never "in the future" and lateness is judged as a live worker would.
+        """
+        accepted: list[Accepted] = []
+        out = Published()
+        for topic, event in items:
+            key = str(event.get("user_id", "")).encode()
+            ts = event.get("ts")
+            if isinstance(ts, int) and ts > self._now:
+                self._now = ts
+            rec = RawRecord(topic, key, orjson.dumps(event), self.partition_of(key),
+                            self._offset, topic)  # fmt: skip
+            self._offset += 1
+            got = self.intake.classify(rec, self._now)
+            if isinstance(got, Accepted):
+                accepted.append(got)
+            elif isinstance(got, Rejected):
+                out.dead_letters.append(got)
+            # Rekey cannot happen: every message is keyed by its user_id.
+        result = apply_batch(accepted, self.users.get, self.partition_state, self.domain,
+                             entities=self.entities)  # fmt: skip
+        for user_id in result.changed:
+            self.users[user_id] = result.states[user_id]
+        for user_id in result.erased:
+            if user_id not in result.changed:
+                self.users.pop(user_id, None)
+        fx = result.effects
+        for update in fx.entity_updates:
+            ekey = f"{update['kind']}:{update['key']}"
+            self.entities[ekey] = apply_update(self.entities.get(ekey), update, self.cfg)
+        out.scores, out.labels = fx.scores, fx.labels
+        out.risk_scores = [orjson.loads(orjson.dumps(s.risk_score)) for s in fx.scores]
+        out.alerts = [orjson.loads(orjson.dumps(s.alert)) for s in fx.scores if s.alert]
+        out.dead_letters.extend(result.failed)
+        return out
 
     def process(self, topic: str, event: Mapping[str, Any]) -> ScoreResult | LabelResult | None:
-        """Apply one validated event, exactly as the wiring does."""
-        cfg = self.cfg
-        history = self.histories.get(event["user_id"])
-        if history is None:
-            history = self.histories[event["user_id"]] = new_history()
-        # Hashes are only needed for payments and orders (update_history hashes a login's
-        # device itself): the clickstream, nine events in ten, skips them.
-        ids = identities(event, cfg) if topic in ("payments", "orders") else None
-        result: ScoreResult | LabelResult | None = None
-        if topic == "fraud-labels":
-            result = on_label(event, history, self.model, cfg)
-        elif ids is not None and is_scorable(topic, event, cfg):
-            view = {
-                kind: self.entities.get(f"{kind}:{key}")
-                for kind, key in entity_keys_of(topic, event, ids).items()
-            }
-            result = score(event, topic, history, view, self.model, self.rules, cfg, ids=ids)
-        update_history(history, topic, event, cfg, ids)
-        if result is not None:
-            entities = self.entities
-            for update in result.entity_updates:
-                key = f"{update['kind']}:{update['key']}"
-                entities[key] = apply_update(entities.get(key), update, cfg)
-        return result
-
-
-# --- fraud handbook: mapping ---------------------------------------------------------------------
-def _ts_ms(text: str) -> int:
-    """``YYYY-MM-DD HH:MM:SS`` (no zone in the data; taken as UTC) to epoch ms."""
-    d = datetime(
-        int(text[0:4]), int(text[5:7]), int(text[8:10]),
-        int(text[11:13]), int(text[14:16]), int(text[17:19]), tzinfo=UTC,
-    )  # fmt: skip
-    return int((d - _EPOCH).total_seconds()) * 1000
-
-
-@dataclass(frozen=True, slots=True)
-class Transaction:
-    """One handbook transaction, with its truth (kept outside the events)."""
-
-    tx_id: str
-    ts: int
-    customer: str
-    terminal: str
-    amount: float
-    fraud: bool
-    scenario: int
-
-
-def handbook_transactions(rows: Iterable[Mapping[str, str]]) -> Iterator[Transaction]:
-    """Parse CSV rows (already in ``(tx_datetime, transaction_id)`` order)."""
-    for row in rows:
-        yield Transaction(
-            tx_id=row["transaction_id"],
-            ts=_ts_ms(row["tx_datetime"]),
-            customer=row["customer_id"],
-            terminal=row["terminal_id"],
-            amount=float(row["tx_amount"]),
-            fraud=row["tx_fraud"] == "1",
-            scenario=int(row["tx_fraud_scenario"]),
-        )
-
-
-def payment_event(tx: Transaction) -> dict[str, Any]:
-    """The contract ``payments`` event of a handbook transaction.
-
-    >>> tx = Transaction("7", 1_522_540_831_000, "596", "3156", 57.16, False, 0)
-    >>> ev = payment_event(tx)
-    >>> ev["event_type"], ev["user_id"], ev["terminal_id"], ev["amount"]
-    ('payment_authorized', 'fdh-c596', '3156', 57.16)
-    """
-    return {
-        "event_id": f"fdh-tx-{tx.tx_id}",
-        "event_type": "payment_authorized",
-        "user_id": f"fdh-c{tx.customer}",
-        "ts": tx.ts,
-        "payment_id": f"fdh-p{tx.tx_id}",
-        "amount": tx.amount,
-        "method": "card",
-        "currency": "USD",
-        "card_fingerprint": f"fdh-card-{tx.customer}",
-        "terminal_id": tx.terminal,
-    }
-
-
-def label_event(tx: Transaction, delay_ms: int) -> dict[str, Any]:
-    """The ``fraud-labels`` event of a transaction, ``delay_ms`` after it."""
-    return {
-        "event_id": f"fdh-lb-{tx.tx_id}",
-        "event_type": "fraud_label",
-        "user_id": f"fdh-c{tx.customer}",
-        "ts": tx.ts + delay_ms,
-        "payment_id": f"fdh-p{tx.tx_id}",
-        "label": "fraud" if tx.fraud else "legit",
-        "source": "chargeback" if tx.fraud else "analyst",
-    }
-
-
-def handbook_events(
-    transactions: Iterable[Transaction], *, label_delay_ms: int = 7 * DAY
-) -> Iterator[tuple[str, dict[str, Any], Transaction]]:
-    """``(topic, event, transaction)`` in event-time order; labels first at equal ``ts``.
-
-    Labels are held in a heap until their time, so memory is one delay's worth of
-    transactions.
-    """
-    pending: list[tuple[int, int, Transaction]] = []
-    for seq, tx in enumerate(transactions):
-        while pending and pending[0][0] <= tx.ts:
-            _, _, old = heapq.heappop(pending)
-            yield "fraud-labels", label_event(old, label_delay_ms), old
-        yield "payments", payment_event(tx), tx
-        heapq.heappush(pending, (tx.ts + label_delay_ms, seq, tx))
-    while pending:
-        _, _, old = heapq.heappop(pending)
-        yield "fraud-labels", label_event(old, label_delay_ms), old
+        """One event as a batch of one; its score or label result (None otherwise)."""
+        out = self.process_batch([(topic, event)])
+        if out.scores:
+            return out.scores[0]
+        return out.labels[0] if out.labels else None
 
 
 # --- fraud handbook: metrics ---------------------------------------------------------------------
@@ -243,6 +265,10 @@ class HandbookReport:
     learned: int
     seconds: float
     model_version: str
+    unscored: int = 0
+    """Payments sent without a ``risk-scores`` message back (should be 0)."""
+    dead_letters: int = 0
+    """Events the intake or the batch step refused (should be 0)."""
     settings: dict[str, Any] = field(default_factory=dict)
 
     def markdown(self) -> str:
@@ -279,46 +305,86 @@ def evaluate_handbook(
     eval_start: date,
     eval_days: int = 7,
     exclusion_start: date | None = None,
-    label_delay_ms: int = 7 * DAY,
+    label_delay_ms: int = HANDBOOK_LABEL_DELAY_MS,
     cfg: FraudConfig | None = None,
     rules: RuleSet | None = None,
     progress: bool = False,
+    batch_size: int = 1,
+    partition_of: Callable[[bytes], int] | None = None,
 ) -> HandbookReport:
     """Stream the transactions through :class:`LocalRunner` and score the evaluation days.
 
-    Transactions after the last evaluation day are not needed and stop the stream.
+    Scores are read from the ``risk-scores`` messages the runner publishes, joined to
+    their transaction by ``trigger_event_id``. Transactions after the last evaluation day
+    are not needed and stop the stream. ``batch_size`` events go through each batch
+    (the worker takes up to ``ECOM_BATCH_MAX``); ``partition_of`` spreads users over
+    partitions, each with its own model (default: one).
     """
     cfg = cfg or FraudConfig(secret=b"fraud-handbook-evaluation")
-    runner = LocalRunner(cfg, rules if rules is not None else load_default_rules())
-    origin = int((datetime(eval_start.year, eval_start.month, eval_start.day, tzinfo=UTC)
-                  - _EPOCH).total_seconds()) * 1000  # fmt: skip
+    runner = LocalRunner(cfg, rules if rules is not None else load_default_rules(),
+                         partition_of=partition_of)  # fmt: skip
+    origin = _day_origin_ms(eval_start)
     end = origin + eval_days * DAY
     excl = exclusion_start or (eval_start - timedelta(days=14))
-    excl_day = _day_index(
-        int((datetime(excl.year, excl.month, excl.day, tzinfo=UTC) - _EPOCH).total_seconds())
-        * 1000,
-        origin,
-    )
+    excl_day = _day_index(_day_origin_ms(excl), origin)
     # Fraud days per customer (for the exclusion) and the scored test rows.
     fraud_days: dict[str, set[int]] = defaultdict(set)
     rows: list[tuple[int, str, float, bool]] = []  # day, customer, score, label
-    scored = learned = 0
+    sent: dict[str, Transaction] = {}  # payment event_id -> its transaction, until scored
+    batch: list[tuple[str, dict[str, Any]]] = []
+    counts = {"scored": 0, "learned": 0, "dead_letters": 0, "payments": 0}
     started = time.perf_counter()
-    stream = handbook_events(_until(transactions, end), label_delay_ms=label_delay_ms)
-    for topic, event, tx in stream:
-        result = runner.process(topic, event)
-        if topic == "fraud-labels":
-            learned += 1 if isinstance(result, LabelResult) and result.learned else 0
-            continue
-        scored += 1
-        d = _day_index(tx.ts, origin)
-        if tx.fraud:
-            fraud_days[tx.customer].add(d)
-        if 0 <= d < eval_days and isinstance(result, ScoreResult):
-            rows.append((d, tx.customer, float(result.risk_score["risk_score"]), tx.fraud))
-        if progress and scored % 50_000 == 0:
-            print(f"  {scored:,} scored, {time.perf_counter() - started:.0f} s", file=sys.stderr)
+
+    def flush() -> None:
+        out = runner.process_batch(batch)
+        batch.clear()
+        for msg in out.risk_scores:
+            tx = sent.pop(msg["trigger_event_id"])
+            counts["scored"] += 1
+            d = _day_index(tx.ts, origin)
+            if 0 <= d < eval_days:
+                rows.append((d, tx.customer, float(msg["risk_score"]), tx.fraud))
+        counts["learned"] += sum(1 for label in out.labels if label.learned)
+        counts["dead_letters"] += len(out.dead_letters)
+
+    for topic, event, tx in handbook_events(_until(transactions, end),
+                                            label_delay_ms=label_delay_ms):  # fmt: skip
+        batch.append((topic, event))
+        if topic == "payments":
+            sent[event["event_id"]] = tx
+            counts["payments"] += 1
+            if tx.fraud:
+                fraud_days[tx.customer].add(_day_index(tx.ts, origin))
+            if progress and counts["payments"] % 50_000 == 0:
+                print(f"  {counts['payments']:,} payments, "
+                      f"{time.perf_counter() - started:.0f} s", file=sys.stderr)  # fmt: skip
+        if len(batch) >= batch_size:
+            flush()
+    if batch:
+        flush()
     seconds = time.perf_counter() - started
+    scored, learned = counts["scored"], counts["learned"]
+
+    days, week = _handbook_metrics(rows, fraud_days, eval_start, eval_days, excl_day)
+    return HandbookReport(
+        days=days, week=week, scored=scored, learned=learned, seconds=seconds,
+        model_version=runner.model.model_version, unscored=len(sent),
+        dead_letters=counts["dead_letters"],
+        settings={"eval_start": eval_start.isoformat(), "eval_days": eval_days,
+                  "exclusion_start": excl.isoformat(), "label_delay_days": label_delay_ms / DAY,
+                  "batch_size": batch_size, "partitions_used": len(runner.parts)},
+    )  # fmt: skip
+
+
+def _handbook_metrics(
+    rows: Sequence[tuple[int, str, float, bool]],
+    fraud_days: Mapping[str, set[int]],
+    eval_start: date,
+    eval_days: int,
+    excl_day: int,
+) -> tuple[list[DayMetrics], DayMetrics]:
+    """Per-day and week metrics of ``(day, customer, score, label)`` rows, after the card
+    exclusion (``fraud_days``: each customer's fraud days, relative to ``eval_start``)."""
 
     def excluded(customer: str, d: int) -> bool:
         return any(excl_day <= fd <= d - 8 for fd in fraud_days.get(customer, ()))
@@ -356,11 +422,51 @@ def evaluate_handbook(
         ),
         card_precision_100=sum(cps) / len(cps) if cps else None,
     )
+    return days, week
+
+
+def _day_origin_ms(day: date) -> int:
+    return int((datetime(day.year, day.month, day.day, tzinfo=UTC) - _EPOCH).total_seconds()) * 1000
+
+
+def handbook_report_from_scores(
+    transactions: Iterable[Transaction],
+    risk_of_payment: Mapping[str, float],
+    *,
+    eval_start: date,
+    eval_days: int = 7,
+    exclusion_start: date | None = None,
+) -> HandbookReport:
+    """The handbook table from ``risk_score`` by ``payment_id``, read off a ``risk-scores``
+    topic that a worker filled from ``ecomstream replay --format fraud-handbook``.
+
+    Same protocol and metrics as :func:`evaluate_handbook`; a transaction of the
+    evaluation days without a message is counted in ``unscored`` and left out.
+    """
+    origin = _day_origin_ms(eval_start)
+    end = origin + eval_days * DAY
+    excl = exclusion_start or (eval_start - timedelta(days=14))
+    excl_day = _day_index(_day_origin_ms(excl), origin)
+    fraud_days: dict[str, set[int]] = defaultdict(set)
+    rows: list[tuple[int, str, float, bool]] = []
+    scored = unscored = 0
+    for tx in _until(transactions, end):
+        d = _day_index(tx.ts, origin)
+        if tx.fraud:
+            fraud_days[tx.customer].add(d)
+        risk = risk_of_payment.get(payment_event(tx)["payment_id"])
+        if risk is None:
+            unscored += 1
+            continue
+        scored += 1
+        if 0 <= d < eval_days:
+            rows.append((d, tx.customer, float(risk), tx.fraud))
+    days, week = _handbook_metrics(rows, fraud_days, eval_start, eval_days, excl_day)
     return HandbookReport(
-        days=days, week=week, scored=scored, learned=learned, seconds=seconds,
-        model_version=runner.model.model_version,
+        days=days, week=week, scored=scored, learned=0, seconds=0.0, model_version="",
+        unscored=unscored,
         settings={"eval_start": eval_start.isoformat(), "eval_days": eval_days,
-                  "exclusion_start": excl.isoformat(), "label_delay_days": label_delay_ms / DAY},
+                  "exclusion_start": excl.isoformat(), "source": "risk-scores topic"},
     )  # fmt: skip
 
 
@@ -401,36 +507,53 @@ def evaluate_simulator(
     cfg: FraudConfig | None = None,
     rules: RuleSet | None = None,
     skip_days: float = 3.0,
+    batch_size: int = 1,
+    partition_of: Callable[[bytes], int] | None = None,
 ) -> tuple[list[PatternReport], dict[str, Any]]:
     """Run the simulator through :class:`LocalRunner`; per-pattern figures after a warm-up.
 
     ``sim_config`` is a :class:`streams.simulation.SimulationConfig` with ``end_ms`` set.
-    Payments in the first ``skip_days`` are processed but not counted (warm-up).
+    Payments in the first ``skip_days`` are processed but not counted (warm-up). Risk and
+    decision come from the ``risk-scores`` messages, alerts from the ``fraud-alerts``
+    messages; "detected" (a severity before per-user suppression) is the one figure not on
+    the wire, taken from the score result behind the message.
     """
     from streams.simulation import PATTERNS, TrafficSimulator
 
     if sim_config.end_ms is None:
         raise ValueError("sim_config.end_ms must be set (the simulator never ends otherwise)")
     cfg = cfg or FraudConfig(secret=b"simulator-evaluation")
-    runner = LocalRunner(cfg, rules if rules is not None else load_default_rules())
+    runner = LocalRunner(cfg, rules if rules is not None else load_default_rules(),
+                         partition_of=partition_of)  # fmt: skip
     sim = TrafficSimulator(sim_config)
     count_from = sim_config.start_ms + int(skip_days * DAY)
     scored: list[_Row] = []
+    batch: list[tuple[str, dict[str, Any]]] = []
+    counts = {"events": 0, "dead_letters": 0}
     started = time.perf_counter()
-    n_events = 0
+
+    def flush() -> None:
+        out = runner.process_batch(batch)
+        batch.clear()
+        counts["dead_letters"] += len(out.dead_letters)
+        severity = {s.risk_score["trigger_event_id"]: s.severity for s in out.scores}
+        alerted = {a["trigger_event_id"] for a in out.alerts}
+        for msg in out.risk_scores:
+            if msg["trigger_topic"] != "payments" or msg["event_ts"] < count_from:
+                continue
+            trigger = msg["trigger_event_id"]
+            scored.append((sim.fraud_pattern_of(msg["payment_id"]) or "legit",
+                           float(msg["risk_score"]), severity[trigger] is not None,
+                           msg["decision"] != "approve", trigger in alerted))  # fmt: skip
+
     for topic, event in sim:
-        n_events += 1
-        result = runner.process(topic, event)
-        if topic == "payments" and isinstance(result, ScoreResult) and event["ts"] >= count_from:
-            scored.append(
-                (
-                    sim.fraud_pattern_of(event["payment_id"]) or "legit",
-                    float(result.risk_score["risk_score"]),
-                    result.severity is not None,
-                    result.decision != "approve",
-                    result.alert is not None,
-                )
-            )
+        counts["events"] += 1
+        batch.append((topic, event))
+        if len(batch) >= batch_size:
+            flush()
+    if batch:
+        flush()
+    n_events = counts["events"]
     seconds = time.perf_counter() - started
     legit_scores = [r[1] for r in scored if r[0] == "legit"]
     reports = []
@@ -456,6 +579,7 @@ def evaluate_simulator(
     scores = [r[1] for r in scored]
     summary = {
         "events": n_events,
+        "dead_letters": counts["dead_letters"],
         "payments": len(scored),
         "frauds": len(fraud),
         "precision_detected": _share_fraud([r for r in scored if r[2]]),
@@ -510,34 +634,38 @@ def measure_cost(
     cfg: FraudConfig,
     rules: RuleSet | None = None,
 ) -> dict[str, Any]:
-    """Wall time per call of each step of :meth:`LocalRunner.process`, in µs.
+    """Wall time per call of each fraud step of the per-user processing step, in µs.
 
     ``score`` includes features, both models, rules, threshold, explanation and the
     pending-vector bookkeeping; ``label`` is :func:`on_label` (join + learn + quality);
     ``history`` is :func:`update_history` per event of each topic; ``entity`` is one
     :func:`apply_update`. Medians and means are over all calls after the first 10 %.
     """
-    runner = LocalRunner(cfg, rules if rules is not None else load_default_rules())
+    # The fraud calls of the product step (streams.user_state._fraud), timed one by one.
+    rules = rules if rules is not None else load_default_rules()
+    model = FraudModel(cfg)
+    histories: dict[str, History] = {}
+    entities: dict[str, dict[str, Any]] = {}
     clock = time.perf_counter_ns
     samples: dict[str, list[int]] = defaultdict(list)
     for topic, event in events:
-        history = runner.histories.get(event["user_id"])
+        history = histories.get(event["user_id"])
         if history is None:
-            history = runner.histories[event["user_id"]] = new_history()
+            history = histories[event["user_id"]] = new_history()
         t0 = clock()
         ids = identities(event, cfg) if topic in ("payments", "orders") else None
         t1 = clock()
         result: ScoreResult | LabelResult | None = None
         if topic == "fraud-labels":
-            result = on_label(event, history, runner.model, cfg)
+            result = on_label(event, history, model, cfg)
             t2 = clock()
             samples["label"].append(t2 - t1)
         elif ids is not None and is_scorable(topic, event, cfg):
             view = {
-                kind: runner.entities.get(f"{kind}:{key}")
+                kind: entities.get(f"{kind}:{key}")
                 for kind, key in entity_keys_of(topic, event, ids).items()
             }
-            result = score(event, topic, history, view, runner.model, runner.rules, cfg, ids=ids)
+            result = score(event, topic, history, view, model, rules, cfg, ids=ids)
             t2 = clock()
             samples["score"].append(t2 - t1)
             if result.alert is not None:
@@ -551,9 +679,8 @@ def measure_cost(
             for update in result.entity_updates:
                 key = f"{update['kind']}:{update['key']}"
                 t4 = clock()
-                runner.entities[key] = apply_update(runner.entities.get(key), update, cfg)
+                entities[key] = apply_update(entities.get(key), update, cfg)
                 samples["entity"].append(clock() - t4)
-    model = runner.model
     # Without the cyclic GC: a collection triggered here would scan every history and entity
     # this process holds, which says nothing about the checkpoint.
     gc.disable()
@@ -605,26 +732,56 @@ def handbook_files(data_dir: Path) -> list[Path]:
     return sorted((data_dir / "fraud-handbook").glob("fdh_*.csv.gz"))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m streams.fraud.evaluation {fraud-handbook,simulator} ...``."""
-    parser = argparse.ArgumentParser(prog="python -m streams.fraud.evaluation")
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    partitioner: Callable[[int], Callable[[bytes], int]] | None = None,
+    read_scores: Callable[[], Mapping[str, float]] | None = None,
+    prog: str = "python -m streams.fraud.evaluation",
+) -> int:
+    """``{fraud-handbook,simulator,cost} ...``; ``ecomstream evaluate`` calls this too.
+
+    ``partitioner(n)`` gives the key -> partition function for ``--partitions n``: the
+    command line in ``agents/`` passes the worker's own (murmur2), which ``streams/``
+    cannot import. ``read_scores()`` gives ``risk_score`` by ``payment_id`` from the
+    ``risk-scores`` topic, for ``--from-topic`` (also Kafka, so also from ``agents/``).
+    """
+    parser = argparse.ArgumentParser(prog=prog)
     sub = parser.add_subparsers(dest="command", required=True)
     hb = sub.add_parser("fraud-handbook", help="the handbook protocol (BASELINES.md)")
     hb.add_argument("--data", type=Path, default=None, help="datasets directory")
     hb.add_argument("--eval-start", type=date.fromisoformat, default=date(2018, 5, 18))
     hb.add_argument("--eval-days", type=int, default=7)
     hb.add_argument("--exclusion-start", type=date.fromisoformat, default=None)
+    hb.add_argument("--limit", type=int, default=None,
+                    help="only the first N transactions (quick runs)")  # fmt: skip
     hb.add_argument("--json", type=Path, default=None, help="also write the report here")
-    sim = sub.add_parser("simulator", help="per-pattern precision / recall on simulated traffic")
+    hb.add_argument("--from-topic", action="store_true",
+                    help="read the scores off the risk-scores topic (after a replay) "
+                         "instead of running the processing step here")  # fmt: skip
+    sim = sub.add_parser("simulator", aliases=["fraud-simulator"],
+                         help="per-pattern precision / recall on simulated traffic")  # fmt: skip
     sim.add_argument("--days", type=float, default=30.0)
     sim.add_argument("--users", type=int, default=2000)
     sim.add_argument("--seed", type=int, default=7)
+    sim.add_argument("--skip-days", type=float, default=3.0,
+                     help="warm-up days processed but not counted")  # fmt: skip
     sim.add_argument("--json", type=Path, default=None)
+    for p in (hb, sim):
+        p.add_argument("--batch", type=int, default=1,
+                       help="events per batch of the processing step (default 1)")
+        p.add_argument("--partitions", type=int, default=1,
+                       help="spread users over N partitions, one model each (default 1)")
     cost = sub.add_parser("cost", help="µs per call of each step (score, label, history, ...)")
     cost.add_argument("--source", choices=("simulator", "fraud-handbook"), default="simulator")
     cost.add_argument("--events", type=int, default=300_000)
     cost.add_argument("--data", type=Path, default=None)
     args = parser.parse_args(argv)
+    partition_of = None
+    if getattr(args, "partitions", 1) > 1:
+        if partitioner is None:
+            parser.error("--partitions needs the worker's partitioner: use ecomstream evaluate")
+        partition_of = partitioner(args.partitions)
 
     if args.command == "cost":
         cfg = FraudConfig(secret=b"cost-measurement")
@@ -665,18 +822,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not files:
             print(f"no fraud-handbook files under {data}", file=sys.stderr)
             return 2
+        rows = itertools.islice(read_handbook_rows(files), args.limit)
+        if args.from_topic:
+            if read_scores is None:
+                parser.error("--from-topic reads Kafka: use ecomstream evaluate")
+            report = handbook_report_from_scores(
+                handbook_transactions(rows), read_scores(), eval_start=args.eval_start,
+                eval_days=args.eval_days, exclusion_start=args.exclusion_start)  # fmt: skip
+            print(report.markdown())
+            print(f"\nfrom the risk-scores topic: {report.scored:,} transactions scored, "
+                  f"{report.unscored:,} without a message")  # fmt: skip
+            if args.json:
+                args.json.write_text(json.dumps(_jsonable(report), indent=2))
+            return 0
         report = evaluate_handbook(
-            handbook_transactions(read_handbook_rows(files)),
+            handbook_transactions(rows),
             eval_start=args.eval_start,
             eval_days=args.eval_days,
             exclusion_start=args.exclusion_start,
             progress=True,
+            batch_size=args.batch,
+            partition_of=partition_of,
         )
         print(report.markdown())
         per_event = report.seconds / max(report.scored + report.learned, 1) * 1e6
         print(
             f"\n{report.scored:,} scored, {report.learned:,} labels learned, "
             f"{report.seconds:.0f} s ({per_event:.0f} µs per event), model {report.model_version}"
+            f"; {report.unscored} unscored, {report.dead_letters} dead letters; "
+            f"batch {args.batch}, {args.partitions} partition(s)"
         )
         if args.json:
             args.json.write_text(json.dumps(_jsonable(report), indent=2))
@@ -688,9 +862,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = SimulationConfig(
         seed=args.seed, n_users=args.users, end_ms=base.start_ms + int(args.days * DAY)
     )
-    reports, summary = evaluate_simulator(config)
+    reports, summary = evaluate_simulator(config, skip_days=args.skip_days,
+                                          batch_size=args.batch, partition_of=partition_of)
     print(patterns_markdown(reports, summary))
-    print(f"\n{summary['events']:,} events in {summary['seconds']:.0f} s")
+    print(f"\n{summary['events']:,} events in {summary['seconds']:.0f} s, "
+          f"{summary['dead_letters']} dead letters; batch {args.batch}, "
+          f"{args.partitions} partition(s)")
     if args.json:
         args.json.write_text(
             json.dumps({"patterns": [_jsonable(r) for r in reports], "summary": summary}, indent=2)

@@ -17,6 +17,7 @@ from streams.fraud.evaluation import (
     evaluate_simulator,
     handbook_events,
     handbook_files,
+    handbook_report_from_scores,
     handbook_transactions,
     main,
     measure_cost,
@@ -81,6 +82,24 @@ def test_card_exclusion_follows_the_handbook() -> None:
     assert "| **week** |" in report.markdown()
 
 
+def test_report_from_topic_scores_equals_the_in_memory_report() -> None:
+    """The table computed from ``risk-scores`` messages read back (the replay path) is the
+    table of the run that published them; a missing message is counted, not guessed."""
+    txs = _synthetic(30)
+    cfg = FraudConfig(secret=b"k", warmup_scored=10)
+    runner = LocalRunner(cfg)
+    published: dict[str, float] = {}
+    for topic, event, _ in handbook_events(txs):
+        for msg in runner.process_batch([(topic, event)]).risk_scores:
+            published[msg["payment_id"]] = msg["risk_score"]
+    direct = evaluate_handbook(txs, eval_start=date(2018, 4, 22), eval_days=7, cfg=cfg)
+    read = handbook_report_from_scores(txs, published, eval_start=date(2018, 4, 22))
+    assert read.days == direct.days and read.week == direct.week
+    assert read.scored == direct.scored == 28 * 32 and read.unscored == 0
+    published.pop("fdh-p0")
+    assert handbook_report_from_scores(txs, published, eval_start=date(2018, 4, 22)).unscored == 1
+
+
 def test_card_exclusion_keeps_recent_frauds() -> None:
     txs = _synthetic(30)
     cfg = FraudConfig(secret=b"k", warmup_scored=10)
@@ -117,8 +136,33 @@ def test_runner_applies_events_in_the_wiring_order() -> None:
     assert res.risk_score["trigger_event_id"] == "fdh-tx-1"
     assert "p:fdh-p1" in runner.histories["fdh-c1"]["pending"]
     assert set(runner.entities) == {f"card:{res.entity_updates[0]['key']}", "terminal:t:9"}
+    assert runner.users["fdh-c1"]["fraud"] is runner.histories["fdh-c1"]
     runner.process(t2, e2)
     assert runner.model.n_learned == 1 and runner.histories["fdh-c1"]["labels"]["legit"] == 1
+
+
+def test_runner_is_the_workers_step_intake_dedup_and_messages() -> None:
+    """Events go through validation and the batch step: what the worker does, not a copy."""
+    runner = LocalRunner(FraudConfig(secret=b"k"))
+    (t1, e1, _), (t2, e2, _) = list(handbook_events([_tx(1, APRIL_1)], label_delay_ms=HOUR))
+    out = runner.process_batch([(t1, e1), (t1, dict(e1))])  # the payment re-delivered
+    assert len(out.risk_scores) == 1 and out.risk_scores[0] == out.scores[0].risk_score
+    assert out.risk_scores[0]["trigger_event_id"] == "fdh-tx-1"
+    assert runner.users["fdh-c1"]["counts"] == {"payments/payment_authorized": 1}
+    out = runner.process_batch([(t2, dict(e2, label="maybe"))])  # not a contract label
+    assert [d.rejection.error_code for d in out.dead_letters] == ["bad_value"]
+    assert runner.model.n_learned == 0
+    out = runner.process_batch([(t2, e2)])
+    assert out.labels[0].learned and runner.model.n_learned == 1
+
+
+def test_runner_keeps_one_model_per_partition() -> None:
+    runner = LocalRunner(FraudConfig(secret=b"k"), partition_of=lambda key: len(key) % 2)
+    txs = [_tx(1, APRIL_1, customer="1"), _tx(2, APRIL_1 + 1000, customer="12")]
+    for topic, event, _ in handbook_events(txs, label_delay_ms=HOUR):
+        runner.process(topic, event)
+    assert set(runner.parts) == {0, 1}  # fdh-c1 -> 0, fdh-c12 -> 1
+    assert [runner.parts[p].fraud_model.n_learned for p in (0, 1)] == [1, 1]
 
 
 def test_reduced_handbook_run(dataset_dir) -> None:
@@ -138,6 +182,7 @@ def test_reduced_handbook_run(dataset_dir) -> None:
     assert week.transactions > 5000 and week.frauds > 20
     assert week.roc_auc > 0.65 and week.average_precision > 3 * week.frauds / week.transactions
     assert 0.0 <= week.card_precision_100 <= 1.0
+    assert report.unscored == 0 and report.dead_letters == 0
 
 
 def test_command_line_refuses_a_missing_dataset(tmp_path, capsys) -> None:
