@@ -66,6 +66,7 @@ class RulesDesk:
     pipeline: Pipeline
     source: str = "default"  # "default" (shipped file) or "topic"
     rejected: int = 0
+    read_errors: int = 0  # failures of the reader itself (the broker, a bug), retried
     started: bool = False  # the reader task runs (not under Faust's test context)
     ready: asyncio.Event = field(default_factory=asyncio.Event)  # caught up once
     next: dict[TopicPartition, int] = field(default_factory=dict)  # offsets to read next
@@ -79,9 +80,15 @@ class RulesDesk:
                     self.apply(rec.key, rec.value,
                                f"partition {rec.partition} offset {rec.offset}")
                     self.next[TopicPartition(rec.topic, rec.partition)] = rec.offset + 1
-            if not self.ready.is_set() and all(
-                    await consumer.position(tp) >= end for tp, end in ends.items()):
+            if not self.ready.is_set() and await self._caught_up(consumer, ends):
                 self.ready.set()
+
+    @staticmethod
+    async def _caught_up(consumer: AIOKafkaConsumer, ends: dict[Any, int]) -> bool:
+        for tp, end in ends.items():
+            if await consumer.position(tp) < end:
+                return False
+        return True
 
     async def before_batch(self) -> None:
         """Hold the first batch until the rules in force are read (bounded wait)."""
@@ -117,7 +124,7 @@ class RulesDesk:
         """What ``GET /fraud/rules`` answers: the rules this worker scores with."""
         rules = self.pipeline.cfg.rules
         return {"version": rules.version, "rules": len(rules), "source": self.source,
-                "rejected": self.rejected}
+                "rejected": self.rejected, "read_errors": self.read_errors}
 
 
 @dataclass
@@ -262,6 +269,7 @@ async def follow_rules(desk: RulesDesk, settings: Settings) -> None:
             raise
         except Exception:
             log.exception("reading the fraud rules topic failed; retrying")
+            desk.read_errors += 1
             desk.ready.set()  # do not hold scoring back on a broken rules topic
         finally:
             await consumer.stop()

@@ -152,6 +152,7 @@ def test_rules_reload_a_bad_document_keeps_them_and_erasure_reaches_entities(boo
                    "both bad documents refused", worker=worker)
         status = worker.get("/fraud/rules")
         assert (status["version"], status["rules"], status["rejected"]) == ("it-1", 1, 2)
+        assert status["read_errors"] == 0  # refusals are the documents', not the reader's
         second = _payment("u2", 1, 500.0, now + 1)
         producer.send(settings.topic("payments"), key=b"u2", value=orjson.dumps(second))
         producer.flush()
@@ -162,7 +163,8 @@ def test_rules_reload_a_bad_document_keeps_them_and_erasure_reaches_entities(boo
         worker.stop()
         worker.start()
         wait_until(lambda: worker.get("/fraud/rules") == {
-            "version": "it-1", "rules": 1, "source": "topic", "rejected": 2}, 120,
+            "version": "it-1", "rules": 1, "source": "topic", "rejected": 2,
+            "read_errors": 0}, 120,
             "the same rules after a restart", worker=worker)
     finally:
         producer.close()
