@@ -108,6 +108,9 @@ def _summarise(topic: str, value: bytes | None) -> str:
 
 def run_demo(settings: Settings, *, rate: float, fraud_share: float, seed: int) -> int:
     """Start everything, draw the view every second, stop everything on Ctrl-C."""
+    # Ctrl-C must stop the demo even where SIGINT was inherited as ignored (a shell
+    # starts background jobs that way, and Python then installs no handler of its own).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     log_dir = Path(".demo")
     log_dir.mkdir(exist_ok=True)
