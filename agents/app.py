@@ -36,6 +36,8 @@ def _credentials(settings: Settings) -> faust.auth.Credentials | None:
 class EcomApp(faust.App):
     """Faust's app with end offsets that hold on every broker (:mod:`agents.end_offsets`)."""
 
+    kafka_client_kwargs: dict | None = None  # security settings for kafka-python clients
+
     def _new_transport(self) -> end_offsets.Transport:
         return end_offsets.Transport(self.conf.broker_consumer, self)
 
@@ -43,7 +45,7 @@ class EcomApp(faust.App):
 def create_app(settings: Settings) -> faust.App:
     """A configured Faust app with no agents yet (see :mod:`agents.pipeline`)."""
     register_orjson_codec()
-    return EcomApp(
+    app = EcomApp(
         settings.app_id,
         broker=settings.broker_url,
         broker_credentials=_credentials(settings),
@@ -70,3 +72,5 @@ def create_app(settings: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         recovery_consistency_check=settings.recovery_consistency_check,
     )
+    app.kafka_client_kwargs = settings.kafka_client_kwargs()  # for end_offsets' probe
+    return app

@@ -10,68 +10,89 @@ on every broker, so before recovery we also fetch once near the reported end and
 the larger of the two answers. On Apache Kafka both agree and the cost is one short
 fetch per rebalance. Transactions (``exactly_once``) keep Faust's own path: there the
 end is the last stable offset, which only the group consumer knows.
+
+The probe is a plain kafka-python consumer in a thread of its own, bounded by a
+timeout: a rebalance can cancel recovery at any moment, and a probe sharing an event
+loop with Faust's consumer (the first version) could leave that loop stuck. Here a
+cancelled or slow probe costs nothing but the reported value.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer
-from aiokafka.structs import TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
+from kafka import KafkaConsumer, TopicPartition
+
+log = logging.getLogger(__name__)
 
 PROBE_TIMEOUT_S = 5.0
 
 
-async def fetched_ends(
-    consumer: AIOKafkaConsumer, reported: Mapping[TP, int], timeout_s: float = PROBE_TIMEOUT_S,
+def fetched_ends(
+    bootstrap_servers: str, reported: Mapping[TP, int | None],
+    client_kwargs: Mapping[str, Any] | None = None, timeout_s: float = PROBE_TIMEOUT_S,
 ) -> dict[TP, int]:
     """The end offset of each partition: the larger of ``reported`` and a fetch's watermark.
 
-    ``consumer`` must be started and belong to no group; it is assigned the non-empty
-    partitions and seeks just before their reported end, where a record is sure to exist.
-    Partitions whose fetch does not answer within ``timeout_s`` keep the reported value.
+    Blocking (run it in a thread). Non-empty partitions are fetched from just before
+    their reported end, where a record is sure to exist; those whose fetch does not
+    answer within ``timeout_s`` keep the reported value.
     """
     ends = {tp: int(end) if end is not None else 0 for tp, end in reported.items()}
     probe = {TopicPartition(tp.topic, tp.partition): tp for tp, end in ends.items() if end > 0}
     if not probe:
         return ends
-    consumer.assign(list(probe))
-    for tp, original in probe.items():
-        consumer.seek(tp, ends[original] - 1)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    waiting = set(probe)
-    while waiting and loop.time() < deadline:
-        await consumer.getmany(*waiting, timeout_ms=200)
-        for tp in list(waiting):
-            watermark = consumer.highwater(tp)
-            if watermark is not None:
-                ends[probe[tp]] = max(ends[probe[tp]], watermark)
-                waiting.discard(tp)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None,
+                             enable_auto_commit=False, **dict(client_kwargs or {}))
+    try:
+        consumer.assign(list(probe))
+        for tp, original in probe.items():
+            consumer.seek(tp, ends[original] - 1)
+        deadline = time.monotonic() + timeout_s
+        waiting = set(probe)
+        while waiting and time.monotonic() < deadline:
+            consumer.poll(timeout_ms=200)
+            for tp in list(waiting):
+                watermark = consumer.highwater(tp)
+                if watermark is not None:
+                    ends[probe[tp]] = max(ends[probe[tp]], watermark)
+                    waiting.discard(tp)
+    finally:
+        consumer.close(autocommit=False)
     return ends
 
 
-class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    """Faust's aiokafka consumer thread with end offsets confirmed by a fetch."""
-
-    async def _highwaters(self, partitions: Iterable[TP]) -> Mapping[TP, int]:
-        reported = await super()._highwaters(partitions)
-        if self.consumer.in_transaction or not any(reported.values()):
-            return reported
-        probe = self._create_client_consumer(self.transport)
-        await probe.start()
-        try:
-            return await fetched_ends(probe, reported)
-        finally:
-            await probe.stop()
+async def confirmed_ends(
+    bootstrap_servers: str, reported: Mapping[TP, int | None],
+    client_kwargs: Mapping[str, Any] | None = None,
+) -> dict[TP, int]:
+    """:func:`fetched_ends` off the event loop; the reported ends if it fails or hangs."""
+    try:
+        return await asyncio.wait_for(
+            asyncio.to_thread(fetched_ends, bootstrap_servers, reported, client_kwargs),
+            PROBE_TIMEOUT_S * 2)
+    except Exception as exc:  # the reported values are the best left: go on with them
+        log.warning("end offsets not confirmed by a fetch (%r); using ListOffsets", exc)
+        return {tp: int(end) if end is not None else 0 for tp, end in reported.items()}
 
 
 class Consumer(faust_aiokafka.Consumer):
-    def _new_consumer_thread(self) -> ConsumerThread:
-        return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+    """Faust's aiokafka consumer with end offsets confirmed by a fetch."""
+
+    async def highwaters(self, *partitions: TP) -> Mapping[TP, int]:
+        reported = await super().highwaters(*partitions)
+        if self.in_transaction or not any(reported.values()):
+            return reported
+        transport = self.transport
+        servers = faust_aiokafka.server_list(transport.url, transport.default_port)
+        return await confirmed_ends(",".join(servers), reported,
+                                    getattr(self.app, "kafka_client_kwargs", None))
 
 
 class Transport(faust_aiokafka.Transport):

@@ -39,7 +39,7 @@ from aiokafka.structs import TopicPartition
 
 from agents import metrics
 from agents.config import Settings
-from agents.end_offsets import fetched_ends
+from agents.end_offsets import confirmed_ends
 from streams.fraud.entities import apply_update
 from streams.fraud.rules import RulesError, rules_from_record
 
@@ -259,7 +259,9 @@ async def follow_rules(desk: RulesDesk, settings: Settings) -> None:
                 await consumer.topics()
             tps = [TopicPartition(topic, p) for p in sorted(partitions)]
             # Where "caught up" is: ListOffsets, confirmed by a fetch (agents.end_offsets).
-            ends = await fetched_ends(consumer, await consumer.end_offsets(tps))
+            ends = await confirmed_ends(settings.bootstrap_servers or "127.0.0.1:9092",
+                                        await consumer.end_offsets(tps),
+                                        settings.kafka_client_kwargs())
             consumer.assign(tps)
             await consumer.seek_to_beginning(*[tp for tp in tps if tp not in desk.next])
             for tp, offset in desk.next.items():  # after an error: go on, do not re-apply
