@@ -13,8 +13,8 @@ import ssl
 
 import faust
 
-from agents import end_offsets
 from agents.config import Settings
+from agents.transport import Transport
 from schemas.codec import register_orjson_codec
 
 
@@ -34,12 +34,15 @@ def _credentials(settings: Settings) -> faust.auth.Credentials | None:
 
 
 class EcomApp(faust.App):
-    """Faust's app with end offsets that hold on every broker (:mod:`agents.end_offsets`)."""
+    """Faust's app on :class:`agents.transport.Transport` (crash-safe recovery and commits)."""
 
     kafka_client_kwargs: dict | None = None  # security settings for kafka-python clients
 
-    def _new_transport(self) -> end_offsets.Transport:
-        return end_offsets.Transport(self.conf.broker_consumer, self)
+    def _new_transport(self) -> Transport:
+        return Transport(self.conf.broker_consumer, self)
+
+    def _new_producer_transport(self) -> Transport:
+        return Transport(self.conf.broker_producer, self)
 
 
 def create_app(settings: Settings) -> faust.App:

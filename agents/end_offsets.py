@@ -93,9 +93,3 @@ class Consumer(faust_aiokafka.Consumer):
         servers = faust_aiokafka.server_list(transport.url, transport.default_port)
         return await confirmed_ends(",".join(servers), reported,
                                     getattr(self.app, "kafka_client_kwargs", None))
-
-
-class Transport(faust_aiokafka.Transport):
-    """Use as the app's transport: see :class:`agents.app.EcomApp`."""
-
-    Consumer = Consumer
