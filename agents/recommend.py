@@ -30,6 +30,7 @@ from agents import metrics
 from agents.config import Settings
 from streams.personalisation import recommendation_message
 from streams.recommend.covisitation import CovisParams, PairUpdate, apply_pairs, new_item_state
+from streams.recommend.features import nonpersonalized
 from streams.recommend.trending import TrendingView
 from streams.throttle import Throttle
 
@@ -135,27 +136,6 @@ class Recommender:
                 if published is not None:
                     self.neighbours[item] = published
         metrics.ITEM_PAIRS.inc(sum(len(u) for u in by_item.values()))
-
-
-#: Candidate sources drawn from the user's own history or profile (the rest is trending).
-PERSONAL_SOURCES = frozenset({"covisitation", "recent", "affinity"})
-
-
-def nonpersonalized(msg: dict) -> bool:
-    """Whether a features message carries nothing personal: no consent, or cold start.
-
-    Why not just ``personalized``: a consenting user with no history yet gets
-    ``personalized: true`` with trending candidates only, which is the same experience
-    as no consent; the operational question ("how many users see generic lists?")
-    counts both. Definition in docs/observability.md.
-
-    >>> nonpersonalized({"personalized": True, "candidates": [{"source": "trending"}]})
-    True
-    >>> nonpersonalized({"personalized": True, "candidates": [{"source": "recent"}]})
-    False
-    """
-    return not msg["personalized"] or not any(
-        c["source"] in PERSONAL_SOURCES for c in msg["candidates"])
 
 
 def install_recommendations(app: faust.App, settings: Settings, pipeline: Pipeline,

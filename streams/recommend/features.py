@@ -14,7 +14,12 @@ from collections.abc import Sequence
 
 from schemas.records import Candidate as CandidateRecord
 from schemas.records import CategoryScore, RecommendationFeatures
-from streams.recommend.candidates import Candidate
+from streams.recommend.candidates import (
+    SOURCE_AFFINITY,
+    SOURCE_COVISITATION,
+    SOURCE_RECENT,
+    Candidate,
+)
 from streams.recommend.user_history import Section, recent_item_ids
 
 #: How many recent items and top categories the message carries.
@@ -93,3 +98,24 @@ def user_features_message(
         recent_items=recent_item_ids(section, MAX_RECENT_ITEMS), segment=segment,
         lifecycle_stage=lifecycle_stage, price_tier=price_tier,
     )
+
+
+#: Candidate sources drawn from the user's own history or profile (the rest is trending).
+PERSONAL_SOURCES = frozenset({SOURCE_COVISITATION, SOURCE_RECENT, SOURCE_AFFINITY})
+
+
+def nonpersonalized(msg: dict) -> bool:
+    """Whether a features message carries nothing personal: no consent, or cold start.
+
+    Why not just ``personalized``: a consenting user with no history yet gets
+    ``personalized: true`` with trending candidates only, which is the same experience
+    as no consent; the operational question ("how many users see generic lists?")
+    counts both. Definition in docs/observability.md.
+
+    >>> nonpersonalized({"personalized": True, "candidates": [{"source": "trending"}]})
+    True
+    >>> nonpersonalized({"personalized": True, "candidates": [{"source": "recent"}]})
+    False
+    """
+    return not msg["personalized"] or not any(
+        c["source"] in PERSONAL_SOURCES for c in msg["candidates"])

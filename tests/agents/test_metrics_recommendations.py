@@ -17,7 +17,6 @@ from agents import metrics
 from agents.app import create_app
 from agents.config import Settings
 from agents.pipeline import ORIGIN_HEADER, install_pipeline
-from agents.recommend import nonpersonalized
 
 RATIO = "ecom_recommendation_users_nonpersonalized_ratio"
 value = metrics.REGISTRY.get_sample_value
@@ -47,14 +46,6 @@ def test_share_forgets_users_outside_the_window_and_over_the_cap():
     served.served("x", True, 11.0)
     served.served("y", True, 11.0)  # three users, cap 2: "new" (the oldest) goes
     assert served.refresh(11.0) == 1.0
-
-
-def test_trending_only_counts_as_nonpersonalized():
-    assert nonpersonalized({"personalized": False, "candidates": []})
-    assert nonpersonalized({"personalized": True, "candidates": []})  # cold start, nothing
-    assert nonpersonalized({"personalized": True, "candidates": [{"source": "trending"}]})
-    assert not nonpersonalized({"personalized": True, "candidates": [
-        {"source": "trending"}, {"source": "covisitation"}]})
 
 
 # ---------------------------------------------------------------------- the real agent

@@ -10,6 +10,7 @@ from streams.recommend.features import (
     MAX_RECENT_ITEMS,
     MAX_TOP_CATEGORIES,
     features_message,
+    nonpersonalized,
     user_features_message,
 )
 from streams.recommend.interactions import VIEW, Interaction
@@ -71,3 +72,11 @@ def test_user_message_time_is_the_newer_of_the_trigger_and_the_history():
     assert user_features_message("u1", s, [], ts=900)["ts"] == 1000   # late trigger
     with pytest.raises(ValueError, match="no event time"):
         user_features_message("u1", new_section(), [])
+
+
+def test_trending_only_counts_as_nonpersonalized():
+    assert nonpersonalized({"personalized": False, "candidates": []})
+    assert nonpersonalized({"personalized": True, "candidates": []})  # cold start, nothing
+    assert nonpersonalized({"personalized": True, "candidates": [{"source": "trending"}]})
+    assert not nonpersonalized({"personalized": True, "candidates": [
+        {"source": "trending"}, {"source": "covisitation"}]})
