@@ -68,15 +68,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     settings = _settings()
     if args.format == "fraud-handbook":
         # Already in event-time order (labels held back by their delay): streamed, not sorted.
-        from agents.evaluate import handbook_replay_events, send_stream
+        from agents.evaluate import handbook_replay_events
 
         events = handbook_replay_events([Path(f) for f in args.file], limit=args.limit,
                                         label_delay_days=args.label_delay_days)
-        sent = send_stream(settings, events, progress=not args.quiet, rate=args.rate)
     else:
         read = itertools.chain.from_iterable(READERS[args.format](f) for f in args.file)
         events = event_time_order(itertools.islice(read, args.limit))
-        sent = replay(settings, events, progress=not args.quiet)
+    sent = replay(settings, events, progress=not args.quiet, rate=args.rate)
     print(f"replayed {sent} events", file=sys.stderr)
     return 0
 
@@ -155,7 +154,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--label-delay-days", type=float, default=7.0,
                    help="fraud-handbook: event-time delay of each label (default 7)")
     p.add_argument("--rate", type=float, default=None,
-                   help="fraud-handbook: events per second (default: as fast as possible)")
+                   help="events per second (default: as fast as the broker takes them)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_replay)
 

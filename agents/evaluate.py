@@ -2,7 +2,7 @@
 
 Why here: ``streams/`` holds no I/O, so reading the datasets and the command line live
 in ``agents/``; the evaluations themselves (the same functions the system runs) are in
-``streams.recommend.evaluation`` and ``streams.fraud.evaluation``. Also the sending side of
+``streams.recommend.evaluation`` and ``streams.fraud.evaluation``. Also the reading side of
 ``ecomstream replay --format fraud-handbook``, which puts the evaluated stream on Kafka.
 """
 
@@ -12,7 +12,7 @@ import argparse
 import csv
 import itertools
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -146,32 +146,3 @@ def handbook_replay_events(
     delay_ms = int(label_delay_days * 86_400_000)
     for topic, event, _ in handbook_events(handbook_transactions(rows), label_delay_ms=delay_ms):
         yield topic, event
-
-
-def send_stream(settings: Settings, events: Iterable[tuple[str, dict[str, Any]]], *,
-                progress: bool = True, rate: float | None = None) -> int:
-    """Send ``(topic, event)`` pairs in the given order, keyed by user, without holding
-    them all (``agents.traffic.replay`` sorts, so it needs the whole list).
-
-    ``rate`` (events/s) paces the sending, so that a worker that keeps up reads the
-    topics in the order they were sent (labels after their payments).
-    """
-    from tqdm import tqdm
-
-    from agents.traffic import make_producer, send_event
-
-    producer = make_producer(settings)
-    sent = 0
-    start = time.monotonic()
-    try:
-        for topic, event in tqdm(events, unit="ev", disable=not progress, mininterval=0.5):
-            if rate:
-                ahead = start + sent / rate - time.monotonic()
-                if ahead > 0:
-                    time.sleep(ahead)
-            send_event(producer, settings, topic, event)
-            sent += 1
-    finally:
-        producer.flush()
-        producer.close()
-    return sent

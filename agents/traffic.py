@@ -139,16 +139,28 @@ def event_time_order(events: Iterable[tuple[str, dict]]) -> list[tuple[str, dict
     return sorted(events, key=ts_of)
 
 
-def replay(settings: Settings, events: Iterable[tuple[str, dict]], *, progress: bool = True) -> int:
-    """Send (topic, event) pairs, already in event-time order, as fast as the broker takes."""
+def replay(settings: Settings, events: Iterable[tuple[str, dict]], *, progress: bool = True,
+           rate: float | None = None) -> int:
+    """Send (topic, event) pairs, already in event-time order; return how many were sent.
+
+    Streamed (an iterator is never held whole). As fast as the broker takes them, or at
+    ``rate`` events/s, so that a worker that keeps up reads the topics in the order they
+    were sent (e.g. fraud labels after their payments).
+    """
     from tqdm import tqdm
 
-    events = list(events)
     producer = make_producer(settings)
+    sent = 0
+    start = time.monotonic()
     try:
         for topic, event in tqdm(events, unit="ev", disable=not progress, mininterval=0.5):
+            if rate:
+                ahead = start + sent / rate - time.monotonic()
+                if ahead > 0:
+                    time.sleep(ahead)
             send_event(producer, settings, topic, event)
+            sent += 1
     finally:
         producer.flush()
         producer.close()
-    return len(events)
+    return sent
