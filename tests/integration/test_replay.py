@@ -144,8 +144,10 @@ def test_handbook_replayed_to_a_worker_is_evaluated_from_its_risk_scores(
         _replay(env, files, "--format", "fraud-handbook", "--limit", str(limit),
                 "--rate", "4000", "--quiet")
         done = {"payments/payment_authorized": limit, "fraud-labels/fraud_label": limit}
-        wait_until(lambda: done.items() <= worker.get("/stats")["processed"].items(), 120,
-                   f"{done} processed", worker=worker)
+        # The state is written before the batch's scores are published: wait for both.
+        wait_until(lambda: done.items() <= worker.get("/stats")["processed"].items()
+                   and worker.metric("ecom_risk_scores_total") >= limit, 120,
+                   f"{done} processed and scored", worker=worker)
         assert worker.metric("ecom_risk_scores_total") == limit
     finally:
         worker.stop()
