@@ -9,6 +9,7 @@ one worker own every event of a user.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
@@ -67,3 +68,12 @@ def describe_topics(settings: Settings) -> dict[str, int]:
         return counts
     finally:
         client.close()
+
+
+def committed_offsets(client: KafkaAdminClient, group: str, topics: Iterable[str]) -> int:
+    """Sum of the offsets ``group`` has committed on ``topics``: how many of their
+    messages the group has finished, as the broker knows it (tests, benchmarks)."""
+    wanted = set(topics)
+    offsets = client.list_group_offsets(group)[group]
+    return sum(meta.offset for tp, meta in offsets.items()
+               if tp.topic in wanted and meta.offset > 0)

@@ -53,7 +53,6 @@ RULES_WAIT_S = 30.0  # longest a (re)started worker holds its first batch for th
 RULES_RETRY_S = 2.0  # pause before reading the rules topic again after an error
 
 
-
 @dataclass
 class RulesDesk:
     """Applies the ``fraud-rules`` records this worker reads to the pipeline's config.

@@ -59,7 +59,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from kafka import KafkaConsumer
 from kafka import TopicPartition as KafkaTopicPartition
 
-from agents.admin import admin_client, create_topics
+from agents.admin import admin_client, committed_offsets, create_topics
 from agents.broker import EmbeddedBroker
 from agents.config import INPUT_TOPICS, TOPIC_VARIABLES, Settings
 from agents.processes import spawn, stop
@@ -226,9 +226,7 @@ class CommittedCount:
         self.admin = admin_client(settings)
 
     def __call__(self) -> int:
-        offsets = self.admin.list_group_offsets(self.group)[self.group]
-        return sum(meta.offset for tp, meta in offsets.items()
-                   if tp.topic in self.inputs and meta.offset > 0)
+        return committed_offsets(self.admin, self.group, self.inputs)
 
     def close(self) -> None:
         self.admin.close()

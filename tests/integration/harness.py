@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agents.admin import admin_client
+from agents.admin import committed_offsets as admin_committed_offsets
 from agents.broker import free_port
 from agents.config import TOPIC_VARIABLES, Settings
 from agents.processes import spawn, stop
@@ -127,17 +129,12 @@ def wait_until(
 
 
 def committed_offsets(settings: Settings) -> int:
-    """Sum of the offsets the worker's consumer group has committed on input topics."""
-    from kafka.admin import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    """Sum of the offsets the worker's consumer group has committed on its topics."""
+    client = admin_client(settings)
     try:
-        offsets = admin.list_group_offsets(settings.app_id)[settings.app_id]
+        return admin_committed_offsets(client, settings.app_id, settings.topics.values())
     finally:
-        admin.close()
-    inputs = set(settings.topics.values())
-    return sum(meta.offset for tp, meta in offsets.items()
-               if tp.topic in inputs and meta.offset > 0)
+        client.close()
 
 
 def consume_all(settings: Settings, logical: str | None, expected: int, timeout: float = 60,
