@@ -30,7 +30,7 @@ from streams.recommend.evaluation import (
 if TYPE_CHECKING:
     from agents.config import Settings
 
-#: ``ecomstream evaluate <what>`` -> the subcommand of ``streams.fraud.evaluation.main``.
+#: ``ecomstream evaluate <what>`` -> the subcommand of :func:`agents.evaluate_fraud.main`.
 FRAUD_EVALUATIONS = {"fraud-handbook": "fraud-handbook", "fraud-simulator": "fraud-simulator",
                      "fraud-cost": "cost"}
 
@@ -92,8 +92,8 @@ def fraud_main(what: str, argv: Sequence[str]) -> int:
     (:class:`streams.fraud.evaluation.LocalRunner`); ``--partitions N`` spreads users
     with the worker's own partitioner, so each partition's model sees what it would.
     """
+    from agents.evaluate_fraud import main
     from agents.pipeline import partition_of
-    from streams.fraud.evaluation import main
 
     def read_scores() -> dict[str, float]:
         from agents.cli import _settings
@@ -139,8 +139,8 @@ def handbook_replay_events(
     (:func:`streams.dataset_adapters.handbook_events`); ``limit`` keeps the first
     transactions, each with its label. Streamed: memory is one delay's worth of labels.
     """
+    from agents.evaluate_fraud import read_handbook_rows
     from streams.dataset_adapters import handbook_events, handbook_transactions
-    from streams.fraud.evaluation import read_handbook_rows
 
     rows = itertools.islice(read_handbook_rows(paths), limit)
     delay_ms = int(label_delay_days * 86_400_000)

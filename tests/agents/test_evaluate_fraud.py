@@ -4,12 +4,14 @@ a broker: the command line, its options and the event stream it would send."""
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 
 import pytest
 
 from agents.cli import main as cli_main
 from agents.evaluate import handbook_replay_events
+from agents.evaluate_fraud import main, read_handbook_rows
 
 HEADER = "transaction_id,tx_datetime,customer_id,terminal_id,tx_amount,tx_fraud,tx_fraud_scenario"
 DAY_MS = 86_400_000
@@ -49,8 +51,6 @@ def test_evaluate_fraud_simulator_with_partitions(tmp_path, capsys) -> None:
 
 
 def test_partitions_need_the_workers_partitioner(capsys) -> None:
-    from streams.fraud.evaluation import main
-
     with pytest.raises(SystemExit):
         main(["fraud-simulator", "--partitions", "2"])
     assert "ecomstream evaluate" in capsys.readouterr().err
@@ -79,3 +79,9 @@ def test_replay_stream_of_handbook_files_is_ordered_limited_and_delayed(tmp_path
     order = [e["event_id"] for _, e in handbook_replay_events(paths, label_delay_days=7)]
     assert order == ["fdh-tx-0", "fdh-tx-1", "fdh-tx-2", "fdh-lb-0", "fdh-lb-1", "fdh-tx-3",
                      "fdh-lb-2", "fdh-lb-3"]
+
+
+def test_command_line_refuses_a_missing_dataset(tmp_path, capsys) -> None:
+    assert main(["fraud-handbook", "--data", str(tmp_path)]) == 2
+    assert "no fraud-handbook files" in capsys.readouterr().err
+    assert list(itertools.islice(read_handbook_rows([]), 1)) == []

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import itertools
 from datetime import date
 
 import orjson
 import pytest
 
+from agents.evaluate_fraud import handbook_files, read_handbook_rows
 from schemas.validation import decode_event
 from streams.fraud.config import DAY, HOUR, FraudConfig
 from streams.fraud.evaluation import (
@@ -16,13 +16,10 @@ from streams.fraud.evaluation import (
     evaluate_handbook,
     evaluate_simulator,
     handbook_events,
-    handbook_files,
     handbook_report_from_scores,
     handbook_transactions,
-    main,
     measure_cost,
     patterns_markdown,
-    read_handbook_rows,
 )
 from streams.simulation import SimulationConfig, TrafficSimulator
 
@@ -183,9 +180,3 @@ def test_reduced_handbook_run(dataset_dir) -> None:
     assert week.roc_auc > 0.65 and week.average_precision > 3 * week.frauds / week.transactions
     assert 0.0 <= week.card_precision_100 <= 1.0
     assert report.unscored == 0 and report.dead_letters == 0
-
-
-def test_command_line_refuses_a_missing_dataset(tmp_path, capsys) -> None:
-    assert main(["fraud-handbook", "--data", str(tmp_path)]) == 2
-    assert "no fraud-handbook files" in capsys.readouterr().err
-    assert list(itertools.islice(read_handbook_rows([]), 1)) == []
