@@ -66,7 +66,13 @@ DEAD_LETTER_PAYLOAD_MAX_BYTES = 65_536
 JsonScalar = str | int | float | bool | None
 
 
+#: Values written as they are: checked first, because most fields are scalars.
+_PLAIN: frozenset[type] = frozenset({str, int, float, bool, type(None), dict})
+
+
 def _jsonable(value: Any) -> Any:
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, _Record):
         return value.to_dict()
     if isinstance(value, tuple | list):
@@ -87,10 +93,13 @@ class _Record:
         omit = self._OMIT_IF_NONE
         for name in _field_names(type(self)):
             value = getattr(self, name)
-            if name == "extra":
+            if type(value) in _PLAIN and name != "extra":
+                if value is not None or name not in omit:
+                    out[name] = value
+            elif name == "extra":
                 for key, extra_value in value.items():
                     out.setdefault(key, extra_value)
-            elif value is not None or name not in omit:
+            else:
                 out[name] = _jsonable(value)
         return out
 

@@ -41,22 +41,15 @@ def remember(seen: dict[str, int], key: str, ts_ms: int, *, ttl_ms: int, max_ent
     ['c', 'd']
     """
     seen[key] = ts_ms
-    horizon = ts_ms - ttl_ms
     while len(seen) > max_entries:
         del seen[next(iter(seen))]
-    # Events arrive roughly in time order, so expired ids sit at the front; stop at the
-    # first one still alive rather than scanning every id on every event.
-    for old_key in list(_front(seen, 64)):
-        if seen[old_key] < horizon:
-            del seen[old_key]
-        else:
+    # Events arrive roughly in time order, so expired ids sit at the front: look at the
+    # front only, up to the first id still alive (usually the very first one).
+    horizon = ts_ms - ttl_ms
+    expired = []
+    for old_key, old_ts in seen.items():
+        if old_ts >= horizon:
             break
-
-
-def _front(seen: dict[str, int], n: int) -> list[str]:
-    out = []
-    for key in seen:
-        out.append(key)
-        if len(out) == n:
-            break
-    return out
+        expired.append(old_key)
+    for old_key in expired:
+        del seen[old_key]

@@ -128,7 +128,11 @@ class LogHistogram:
     0.25
     """
 
-    __slots__ = ("_inv_log_g", "alpha", "fenwick", "g", "hi", "lo")
+    __slots__ = ("_inv_log_g", "_memo", "alpha", "fenwick", "g", "hi", "lo")
+
+    #: Percentiles remembered between two changes: ranking candidates asks for the
+    #: same (popular) item prices for every user published after a batch.
+    MEMO_MAX = 4096
 
     def __init__(self, alpha: float, lo: float, hi: float) -> None:
         if not 0.0 < alpha < 1.0 or not 0.0 < lo < hi:
@@ -137,6 +141,7 @@ class LogHistogram:
         self.g = (1.0 + alpha) / (1.0 - alpha)
         self._inv_log_g = 1.0 / math.log(self.g)
         self.fenwick = _Fenwick(2 + math.ceil(math.log(hi / lo) * self._inv_log_g))
+        self._memo: dict[float, float] = {}
 
     @property
     def total(self) -> int:
@@ -158,9 +163,13 @@ class LogHistogram:
 
     def add(self, x: float) -> None:
         self.fenwick.add(self.key(x), 1)
+        if self._memo:
+            self._memo.clear()
 
     def remove(self, x: float) -> None:
         self.fenwick.remove(self.key(x))
+        if self._memo:
+            self._memo.clear()
 
     def move(self, old: float | None, new: float) -> None:
         """Replace one item ``old`` (``None``: none yet) by ``new``."""
@@ -171,10 +180,18 @@ class LogHistogram:
                 return
             self.fenwick.remove(k_old)
         self.fenwick.add(k_new, 1)
+        if self._memo:
+            self._memo.clear()
 
     def percentile(self, x: float) -> float | None:
         """Mid-rank percentile of ``x``'s bucket in [0, 1]; ``None`` when empty."""
-        return self.fenwick.percentile(self.key(x))
+        memo = self._memo
+        p = memo.get(x)
+        if p is None:
+            p = self.fenwick.percentile(self.key(x))
+            if p is not None and len(memo) < self.MEMO_MAX:
+                memo[x] = p
+        return p
 
     def quantile(self, q: float) -> float | None:
         """The lower ``q``-quantile, within relative ``alpha``; ``None`` when empty."""

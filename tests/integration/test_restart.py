@@ -54,11 +54,12 @@ def test_sigkill_and_restart_neither_loses_nor_double_counts(bootstrap_servers, 
     assert sum(expected.values()) == N_EVENTS
 
     producer = make_producer(settings)
+    sends: list = []
 
     def produce() -> None:
         for i, (topic, event) in enumerate(stream):
-            producer.send(settings.topic(topic), key=event["user_id"].encode(),
-                          value=orjson.dumps(event))
+            sends.append(producer.send(settings.topic(topic), key=event["user_id"].encode(),
+                                       value=orjson.dumps(event)))
             if i % 2000 == 0:
                 time.sleep(0.2)  # keep producing while the worker is killed
         producer.flush()
@@ -79,6 +80,10 @@ def test_sigkill_and_restart_neither_loses_nor_double_counts(bootstrap_servers, 
         assert not worker.alive
         worker.start()
         sender.join(120)
+        # Every input reached the broker: a shortfall below is the worker's, not ours.
+        assert len(sends) == len(stream)
+        assert [f.exception for f in sends if f.failed()] == []
+        assert all(f.succeeded() for f in sends)
         want = dict(sorted(expected.items()))
         seen: dict = {}
 
@@ -89,7 +94,10 @@ def test_sigkill_and_restart_neither_loses_nor_double_counts(bootstrap_servers, 
         try:
             wait_until(complete, 240, f"totals {want} after restart", every=1, worker=worker)
         except AssertionError as exc:
-            raise AssertionError(f"{exc}\nlast totals seen: {seen.get('totals')}") from None
+            totals = seen.get("totals") or {}
+            off = {k: totals.get(k, 0) - v for k, v in want.items() if totals.get(k, 0) != v}
+            raise AssertionError(f"{exc}\nlast totals seen: {totals}\n"
+                                 f"seen - expected: {off}") from None
         time.sleep(3)
         assert worker.get("/stats")["processed"] == dict(sorted(expected.items()))
         # The restarted worker resumed from committed offsets with its recovered table:

@@ -103,3 +103,20 @@ def test_log_histogram_state_round_trip() -> None:
         h.add(v)
     r = LogHistogram.from_state(h.to_state())
     assert r.total == 3 and r.percentile(2.0) == h.percentile(2.0)
+
+
+def test_remembered_percentiles_follow_every_change() -> None:
+    """The percentile memo never serves a value from before an add, remove or move."""
+    h = LogHistogram(alpha=0.01, lo=0.01, hi=1e6)
+    h.add(10.0)
+    assert h.percentile(20.0) == 1.0
+    h.add(30.0)
+    assert h.percentile(20.0) == 0.5
+    h.move(30.0, 15.0)
+    assert h.percentile(20.0) == 1.0
+    h.remove(10.0)
+    assert h.percentile(12.0) == 0.0
+    fresh = LogHistogram(alpha=0.01, lo=0.01, hi=1e6)
+    fresh.add(15.0)
+    assert [h.percentile(x) for x in (5.0, 15.0, 50.0)] == \
+        [fresh.percentile(x) for x in (5.0, 15.0, 50.0)]
