@@ -42,6 +42,7 @@ class EcomApp(faust.App):
     """Faust's app on :class:`agents.transport.Transport` (crash-safe recovery and commits)."""
 
     kafka_client_kwargs: dict | None = None  # security settings for kafka-python clients
+    fetch_max_wait_ms: int | None = None  # the worker consumer's (agents.fetch_wait)
 
     def _new_transport(self) -> Transport:
         return Transport(self.conf.broker_consumer, self)
@@ -85,4 +86,5 @@ def create_app(settings: Settings) -> faust.App:
         recovery_consistency_check=settings.recovery_consistency_check,
     )
     app.kafka_client_kwargs = settings.kafka_client_kwargs()  # for end_offsets' probe
+    app.fetch_max_wait_ms = settings.fetch_max_wait_ms
     return app

@@ -100,6 +100,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("ECOM_DEDUP_MAX_PER_USER", "5000", "Most event ids remembered per user."),
     Variable("ECOM_BATCH_MAX", "2000", "Most events handled per agent batch."),
     Variable("ECOM_BATCH_WITHIN_MS", "50", "Longest wait to fill a batch."),
+    Variable("ECOM_FETCH_MAX_WAIT_MS", "100", "Longest time the broker may hold a fetch "
+             "that found no new records (Faust fixes 1500; the embedded broker always "
+             "waits this long, so it sets the latency floor there)."),
     Variable("ECOM_SESSION_TIMEOUT_S", "30", "Kafka consumer session timeout."),
     Variable("ECOM_ADVERTISED_HOST", "", "Host name other workers use to reach this "
              "one's web port (HTTP queries are routed to the owning worker). Empty: "
@@ -170,6 +173,7 @@ class Settings:
     dedup_max_per_user: int = 5000
     batch_max: int = 2000
     batch_within_s: float = 0.05
+    fetch_max_wait_ms: int = 100
     session_timeout_s: float = 30.0
     advertised_host: str = ""
     profile_interval_s: float = 10.0
@@ -272,6 +276,7 @@ class Settings:
             dedup_max_per_user=_number(get, "ECOM_DEDUP_MAX_PER_USER", int, 10, 10**7),
             batch_max=_number(get, "ECOM_BATCH_MAX", int, 1, 100_000),
             batch_within_s=_number(get, "ECOM_BATCH_WITHIN_MS", float, 1, 60_000) / 1000,
+            fetch_max_wait_ms=_number(get, "ECOM_FETCH_MAX_WAIT_MS", int, 1, 60_000),
             session_timeout_s=_number(get, "ECOM_SESSION_TIMEOUT_S", float, 3, 600),
             advertised_host=get("ECOM_ADVERTISED_HOST"),
             profile_interval_s=_number(get, "ECOM_PROFILE_INTERVAL_S", float, 0, 86_400),

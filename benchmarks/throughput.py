@@ -20,9 +20,10 @@ the same machine, broker and topics allow says where the time goes. One run, one
 5. latency at a steady rate on fresh topics: each event's ``ts`` is its send time, and the
    worker's ``users`` changelog record of that user carries ``last_seen_ms`` (the newest
    applied ``ts``), so changelog timestamp - ``last_seen_ms`` is produce-to-state latency.
-   Beside it, a raw consumer with Faust's fetch wait shows the broker's own floor: the
-   embedded Tansu does not answer a waiting fetch when data arrives, so on it a fetch that
-   found nothing returns only after part of ``fetch_max_wait_ms`` (Faust: 1500 ms).
+   Beside it, a raw consumer with the worker's fetch wait (``ECOM_FETCH_MAX_WAIT_MS``)
+   shows the broker's own floor: the embedded Tansu does not answer a waiting fetch when
+   data arrives, so on it a fetch that found nothing returns only after part of
+   ``fetch_max_wait_ms`` (:mod:`agents.fetch_wait`).
 
 Rates of Faust workers are "sustained": events/s while the count went from 10 % to 90 % of
 N (start-up and the last partial batches excluded); wall time from process start to done
@@ -304,21 +305,17 @@ class LatencyResult:
     caught_up_s: float | None
 
 
-#: faust-streaming 0.15 creates its worker consumer with this fetch wait (not a setting).
-FAUST_FETCH_MAX_WAIT_MS = 1500
-
-
 async def latency_run(settings: Settings, worker: ChildWorker, rate: float, seconds: float,
                       seed: int, report: Report, warmup: int = 500) -> LatencyResult:
     """Steady traffic to a running worker; changelog timestamp - ``last_seen_ms`` per record.
 
-    Beside it, a raw consumer of the input topics with Faust's fetch wait measures the
+    Beside it, a raw consumer of the input topics with the worker's fetch wait measures the
     broker's own produce-to-fetch latency: the floor under anything a worker can do.
     """
     _, stream = event_stream(seed + 1)
     producer = _producer(settings, linger_ms=5)
     changelog_reader = _consumer(settings)
-    floor_reader = _consumer(settings, fetch_max_wait_ms=FAUST_FETCH_MAX_WAIT_MS)
+    floor_reader = _consumer(settings, fetch_max_wait_ms=settings.fetch_max_wait_ms)
     tasks: list[asyncio.Task] = []
     await producer.start()
     await changelog_reader.start()
@@ -421,7 +418,7 @@ def latency_lines(result: LatencyResult) -> list[str]:
             f"p{int(q * 100)} {1000 * v:>6,.0f}" for q, v in zip((0.5, 0.95, 0.99), quantiles,
                                                                   strict=True) if v is not None)
                      + f"  ({delta[-1][1]:,.0f} events)")
-    lines.append(f"  {'floor: raw consumer, fetch_max_wait_ms=1500 as Faust (ms)':58} "
+    lines.append(f"  {'floor: raw consumer, same fetch wait as the worker (ms)':58} "
                  f"{_quantiles(result.floor_ms)}  ({len(result.floor_ms):,} events)")
     return lines
 
