@@ -8,6 +8,14 @@ rather than to events. Within a user, events keep their arrival order.
 An exception while applying one event does not stop the batch: that event becomes a
 ``processing_error`` dead letter and the others go on.
 
+Duplicates are written: a user whose batch held only re-deliveries is written back
+unchanged. After a crash, a local store (RocksDB) can hold states whose changelog
+records never reached the broker; the restarted worker re-reads those events, finds
+them all duplicates, and commits past them. Without the write, the changelog would
+stay behind the committed input, and the next worker to rebuild the partition from it
+(a rebalance, a lost disk) would lose those events. Re-deliveries are rare, so the
+extra writes are too.
+
 An erasure request replaces the user's state with an empty one, including the
 de-duplication memory: nothing about the user survives; ``forget`` updates (in the
 effects' entity updates) take the user's hash out of the fraud entity states of the
@@ -106,9 +114,9 @@ def apply_batch(
             result.failed.append(Rejected(item.record, reason))
             result.changed.add(user_id)  # a partial update is still the latest state
             continue
+        result.changed.add(user_id)  # a duplicate too: see "Duplicates are written" above
         if fresh:
             result.applied.append(item)
-            result.changed.add(user_id)
         else:
             result.duplicates.append(item)
     return result

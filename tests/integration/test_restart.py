@@ -81,6 +81,7 @@ def test_sigkill_and_restart_neither_loses_nor_double_counts(bootstrap_servers, 
         worker.start()
         sender.join(120)
         # Every input reached the broker: a shortfall below is the worker's, not ours.
+        assert not sender.is_alive(), "the producer did not finish within 120 s"
         assert len(sends) == len(stream)
         assert [f.exception for f in sends if f.failed()] == []
         assert all(f.succeeded() for f in sends)
