@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,15 +30,26 @@ def docker_engine_answers() -> bool:
         return False
 
 
+@contextmanager
+def apache_kafka_container() -> Iterator[str]:
+    """A testcontainers Apache Kafka (KRaft) that takes the suite's 10 MB message, so the
+    worker, not the broker, is what rejects it (``too_large``)."""
+    from testcontainers.kafka import KafkaContainer
+
+    big = str(16 << 20)
+    container = (KafkaContainer().with_kraft().with_env("KAFKA_MESSAGE_MAX_BYTES", big)
+                 .with_env("KAFKA_REPLICA_FETCH_MAX_BYTES", big))
+    with container as kafka:
+        yield kafka.get_bootstrap_server()
+
+
 @pytest.fixture(scope="session")
 def bootstrap_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         yield os.environ["KAFKA_BOOTSTRAP_SERVERS"]
     elif docker_engine_answers():
-        from testcontainers.kafka import KafkaContainer
-
-        with KafkaContainer().with_kraft() as kafka:
-            yield kafka.get_bootstrap_server()
+        with apache_kafka_container() as servers:
+            yield servers
     else:
         log = tmp_path_factory.mktemp("broker") / "tansu.log"
         with EmbeddedBroker(log_path=str(log)) as broker:
