@@ -5,9 +5,10 @@ for it (flow control is suspended, or the event belongs to a generation that is 
 and acks them, so that lag does not grow. The consumer records those acks, and the
 commit made while partitions are revoked (``wait_empty``) moves the group's offset past
 them. After the rebalance the partitions resume from that offset, so the skipped events
-are never processed: a silent loss of a few dozen events per rebalance, seen as a
-SIGKILL restart test ending 43 events short when the restarted worker went through a
-second rebalance (``tests/integration/test_restart.py``).
+are never processed. (Found by reading faust-streaming 0.15's ``Stream._c_aiter`` and
+``Consumer.wait_empty`` while looking for why a SIGKILL restart run ended 43 events
+short; the window is narrow and ``tests/integration/test_rebalance.py`` has not hit it
+with or without this class, so it is a guard, not a proven cause.)
 
 Here an ack is recorded only for an event of the current generation while flow control
 is active. Any other ack marks the message done, so Faust's waits for acks still end,

@@ -1,9 +1,9 @@
 """Rebalances under traffic: a second worker joins, then leaves; nothing is lost.
 
-Why: during a rebalance Faust skips and acks the events still queued for its streams;
-a commit then moved past them and they were never processed
-(:mod:`agents.rebalance_acks`). Here the group rebalances twice while events flow, and
-the worker left at the end must hold every distinct event exactly once.
+Why: a rebalance revokes every partition, drops queued events, and Faust skips and acks
+some of them (:mod:`agents.rebalance_acks`); tables move between workers through their
+changelogs. Here the group rebalances twice while events flow, and the worker left at
+the end must hold every distinct event exactly once.
 """
 
 from __future__ import annotations
