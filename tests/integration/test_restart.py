@@ -42,6 +42,48 @@ def _stream(start_ms: int) -> list[tuple[str, dict]]:
     return out
 
 
+def _changelog_shortfall(settings, stream: list[tuple[str, dict]]) -> str:
+    """On failure: users whose last ``users`` changelog record misses events, by partition.
+
+    Tells a changelog that lacks committed work (a commit before the write was durable)
+    from a recovery that stopped short (the changelog is complete, the worker is not).
+    """
+    want: Counter = Counter(e["user_id"] for _, e in {(t, e["event_id"]): (t, e)
+                                                      for t, e in stream}.values())
+    from faust.types import TP
+    from kafka import KafkaConsumer, TopicPartition
+
+    from agents.end_offsets import fetched_ends
+
+    topic = f"{settings.app_id}-users-changelog"
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None,
+                             enable_auto_commit=False, fetch_max_bytes=64 << 20,
+                             max_partition_fetch_bytes=64 << 20)
+    try:
+        tps = [TopicPartition(topic, p) for p in range(settings.partitions)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning()
+        reported = consumer.end_offsets(tps)
+        ends = fetched_ends(settings.bootstrap_servers,
+                            {TP(t.topic, t.partition): v for t, v in reported.items()})
+        records: list = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and any(
+                consumer.position(t) < ends[TP(t.topic, t.partition)] for t in tps):
+            for batch in consumer.poll(timeout_ms=500).values():
+                records.extend(batch)
+    finally:
+        consumer.close()
+    last = {r.key.decode(): (r.partition, r.offset, r.value) for r in records}
+    short = {}
+    for user, n in want.items():
+        partition, offset, value = last.get(user, (None, None, None))
+        have = sum(orjson.loads(value)["counts"].values()) if value else 0
+        if have != n:
+            short[user] = (partition, offset, have - n)
+    return f"changelog ({len(records)} records): users short {short or 'none'}"
+
+
 @pytest.mark.parametrize("store", ["memory://", "rocksdb://"])
 def test_sigkill_and_restart_neither_loses_nor_double_counts(bootstrap_servers, tmp_path, store):
     env = isolated_env(bootstrap_servers, ECOM_BATCH_MAX="500", ECOM_STORE=store,
@@ -98,7 +140,8 @@ def test_sigkill_and_restart_neither_loses_nor_double_counts(bootstrap_servers, 
             totals = seen.get("totals") or {}
             off = {k: totals.get(k, 0) - v for k, v in want.items() if totals.get(k, 0) != v}
             raise AssertionError(f"{exc}\nlast totals seen: {totals}\n"
-                                 f"seen - expected: {off}") from None
+                                 f"seen - expected: {off}\n"
+                                 f"{_changelog_shortfall(settings, stream)}") from None
         time.sleep(3)
         assert worker.get("/stats")["processed"] == dict(sorted(expected.items()))
         # The restarted worker resumed from committed offsets with its recovered table:
