@@ -8,8 +8,11 @@ from collections import Counter
 
 import orjson
 import pytest
+from faust.types import TP
+from kafka import KafkaConsumer, TopicPartition
 
 from agents.admin import create_topics
+from agents.end_offsets import fetched_ends
 from agents.traffic import make_producer
 from tests.integration.harness import (
     WorkerProcess,
@@ -50,11 +53,6 @@ def _changelog_shortfall(settings, stream: list[tuple[str, dict]]) -> str:
     """
     want: Counter = Counter(e["user_id"] for _, e in {(t, e["event_id"]): (t, e)
                                                       for t, e in stream}.values())
-    from faust.types import TP
-    from kafka import KafkaConsumer, TopicPartition
-
-    from agents.end_offsets import fetched_ends
-
     topic = f"{settings.app_id}-users-changelog"
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None,
                              enable_auto_commit=False, fetch_max_bytes=64 << 20,
