@@ -93,13 +93,10 @@ class _Record:
         omit = self._OMIT_IF_NONE
         for name in _field_names(type(self)):
             value = getattr(self, name)
-            if type(value) in _PLAIN and name != "extra":
-                if value is not None or name not in omit:
-                    out[name] = value
-            elif name == "extra":
+            if name == "extra":
                 for key, extra_value in value.items():
                     out.setdefault(key, extra_value)
-            else:
+            elif value is not None or name not in omit:
                 out[name] = _jsonable(value)
         return out
 

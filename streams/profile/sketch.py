@@ -163,13 +163,11 @@ class LogHistogram:
 
     def add(self, x: float) -> None:
         self.fenwick.add(self.key(x), 1)
-        if self._memo:
-            self._memo.clear()
+        self._changed()
 
     def remove(self, x: float) -> None:
         self.fenwick.remove(self.key(x))
-        if self._memo:
-            self._memo.clear()
+        self._changed()
 
     def move(self, old: float | None, new: float) -> None:
         """Replace one item ``old`` (``None``: none yet) by ``new``."""
@@ -180,6 +178,9 @@ class LogHistogram:
                 return
             self.fenwick.remove(k_old)
         self.fenwick.add(k_new, 1)
+        self._changed()
+
+    def _changed(self) -> None:
         if self._memo:
             self._memo.clear()
 

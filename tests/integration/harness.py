@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -18,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from agents.admin import admin_client
 from agents.admin import committed_offsets as admin_committed_offsets
@@ -126,6 +129,43 @@ def wait_until(
         time.sleep(every)
     log = f"\nworker log:\n{worker.log()}" if worker is not None else ""
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r}){log}")
+
+
+@dataclass
+class BackgroundSender:
+    """Sends ``(logical topic, event)`` pairs from a thread, pausing ``pause_s`` every
+    ``every`` messages so the stream lasts while a test kills or adds workers."""
+
+    producer: Any
+    settings: Settings
+    items: list[tuple[str, dict]]
+    every: int
+    pause_s: float
+    sends: list = field(default_factory=list)
+    thread: threading.Thread | None = None
+
+    def start(self) -> BackgroundSender:
+        self.thread = threading.Thread(target=self._run)
+        self.thread.start()
+        return self
+
+    def _run(self) -> None:
+        for i, (topic, event) in enumerate(self.items):
+            self.sends.append(self.producer.send(
+                self.settings.topic(topic), key=event["user_id"].encode(),
+                value=orjson.dumps(event)))
+            if i % self.every == 0:
+                time.sleep(self.pause_s)
+        self.producer.flush()
+
+    def join_and_check(self, timeout: float = 120) -> None:
+        """Every item reached the broker: a shortfall later is the worker's, not ours."""
+        assert self.thread is not None
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), f"the producer did not finish within {timeout} s"
+        assert len(self.sends) == len(self.items)
+        assert [f.exception for f in self.sends if f.failed()] == []
+        assert all(f.succeeded() for f in self.sends)
 
 
 def committed_offsets(settings: Settings) -> int:

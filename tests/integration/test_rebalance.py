@@ -8,17 +8,21 @@ the end must hold every distinct event exactly once.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
 
-import orjson
 import pytest
 
 from agents.admin import create_topics
 from agents.broker import free_port
 from agents.traffic import make_producer
-from tests.integration.harness import WorkerProcess, isolated_env, settings_of, wait_until
+from tests.integration.harness import (
+    BackgroundSender,
+    WorkerProcess,
+    isolated_env,
+    settings_of,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -34,22 +38,14 @@ def test_two_rebalances_under_traffic_lose_nothing(bootstrap_servers, tmp_path):
                "ts": start + n, "session_id": "s", "query": "q"} for n in range(N_EVENTS)]
     events += events[::7]  # re-deliveries
     producer = make_producer(settings)
-    sends: list = []
-
-    def produce() -> None:
-        for i, event in enumerate(events):
-            sends.append(producer.send(settings.topic("clickstream"),
-                                       key=event["user_id"].encode(), value=orjson.dumps(event)))
-            if i % 500 == 0:
-                time.sleep(0.25)  # a stream that lasts through both rebalances
-        producer.flush()
 
     first = WorkerProcess(env, tmp_path / "first.log").start()
     second = WorkerProcess(env | {"ECOM_WEB_PORT": str(free_port()),
                                   "ECOM_METRICS_PORT": str(free_port())},
                            tmp_path / "second.log")
-    sender = threading.Thread(target=produce)
-    sender.start()
+    # A stream that lasts through both rebalances.
+    sender = BackgroundSender(producer, settings, [("clickstream", e) for e in events],
+                              every=500, pause_s=0.25).start()
     try:
         def processed(worker: WorkerProcess) -> int:
             return sum(worker.get("/stats")["processed"].values())
@@ -60,8 +56,7 @@ def test_two_rebalances_under_traffic_lose_nothing(bootstrap_servers, tmp_path):
         wait_until(lambda: processed(second) > 0, 120, "second worker under way",
                    worker=second)
         second.stop()  # rebalance 2: everything back to the first worker
-        sender.join(120)
-        assert not sender.is_alive() and all(f.succeeded() for f in sends)
+        sender.join_and_check(120)
         want = dict(Counter(f"clickstream/{e['event_type']}" for e in events[:N_EVENTS]))
         seen: dict = {}
 

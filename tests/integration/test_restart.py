@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
 
@@ -15,6 +14,7 @@ from agents.admin import create_topics
 from agents.end_offsets import fetched_ends
 from agents.traffic import make_producer
 from tests.integration.harness import (
+    BackgroundSender,
     WorkerProcess,
     committed_offsets,
     isolated_env,
@@ -94,19 +94,9 @@ def test_sigkill_and_restart_neither_loses_nor_double_counts(bootstrap_servers, 
     assert sum(expected.values()) == N_EVENTS
 
     producer = make_producer(settings)
-    sends: list = []
-
-    def produce() -> None:
-        for i, (topic, event) in enumerate(stream):
-            sends.append(producer.send(settings.topic(topic), key=event["user_id"].encode(),
-                                       value=orjson.dumps(event)))
-            if i % 2000 == 0:
-                time.sleep(0.2)  # keep producing while the worker is killed
-        producer.flush()
-
-    sender = threading.Thread(target=produce)
     worker = WorkerProcess(env, tmp_path / "worker.log").start()
-    sender.start()
+    # Keep producing while the worker is killed.
+    sender = BackgroundSender(producer, settings, stream, every=2000, pause_s=0.2).start()
     try:
         def processed() -> int:
             return sum(worker.get("/stats")["processed"].values())
@@ -119,12 +109,7 @@ def test_sigkill_and_restart_neither_loses_nor_double_counts(bootstrap_servers, 
         worker.kill()
         assert not worker.alive
         worker.start()
-        sender.join(120)
-        # Every input reached the broker: a shortfall below is the worker's, not ours.
-        assert not sender.is_alive(), "the producer did not finish within 120 s"
-        assert len(sends) == len(stream)
-        assert [f.exception for f in sends if f.failed()] == []
-        assert all(f.succeeded() for f in sends)
+        sender.join_and_check(120)
         want = dict(sorted(expected.items()))
         seen: dict = {}
 
